@@ -1,0 +1,92 @@
+"""FastAPI application factory: mounts every context's router and the RFC 9457 handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from plaza import __version__
+from plaza.config import Settings, get_settings
+from plaza.db import Database
+from plaza.http import BodyLimitMiddleware, SecurityHeadersMiddleware, install_error_handlers
+from plaza.identity.auth import route_access
+
+DESCRIPTION = """
+Plaza's commerce API. Every operation states who may call it (`x-plaza-access`).
+Errors are RFC 9457 `application/problem+json` with a stable `type` (see `/problems`).
+Lists are cursor-paginated; retried writes take an `Idempotency-Key`.
+"""
+
+
+def _routers() -> list[Any]:
+    from plaza import core_api
+    from plaza.catalog import api as catalog
+    from plaza.identity import api as identity
+    from plaza.inventory import api as inventory
+    from plaza.ordering import api as ordering
+
+    return [core_api.router, identity.router, catalog.router, inventory.router, ordering.router]
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title="Plaza API", version=__version__, description=DESCRIPTION, routes=app.routes
+    )
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    }
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        rules = route_access(route)
+        for method in route.methods:
+            op = schema["paths"].get(route.path_format, {}).get(method.lower())
+            if op is None:
+                continue
+            op["x-plaza-access"] = [r.describe() for r in rules]
+            if any(r.label not in ("public", "cart-holder") for r in rules):
+                op["security"] = [{"bearer": []}, {"apiKey": []}]
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    database = db or Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        dispatcher = None
+        if settings.dispatcher == "inprocess":
+            from plaza.worker import build_dispatcher
+
+            dispatcher = build_dispatcher(database, settings)
+            dispatcher.start()
+        app.state.dispatcher = dispatcher
+        try:
+            yield
+        finally:
+            if dispatcher is not None:
+                dispatcher.stop()
+
+    app = FastAPI(
+        title="Plaza API", version=__version__, description=DESCRIPTION, lifespan=lifespan
+    )
+    app.state.db = database
+    app.state.settings = settings
+    app.state.dispatcher = None
+    install_error_handlers(app)
+    for router in _routers():
+        app.include_router(router)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app

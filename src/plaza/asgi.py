@@ -1,0 +1,5 @@
+"""ASGI entry point for uvicorn: ``uvicorn plaza.asgi:app``."""
+
+from plaza.app import create_app
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""Products, variants, options, prices, categories, media and search."""

@@ -1,0 +1,170 @@
+"""HTTP plumbing shared by every router: problem+json handlers and ASGI middleware."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from plaza.errors import (
+    CATALOGUE,
+    FORBIDDEN,
+    INTERNAL,
+    MALFORMED_JSON,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
+    PROBLEM_MEDIA_TYPE,
+    UNAUTHENTICATED,
+    UNSUPPORTED_MEDIA_TYPE,
+    VALIDATION,
+    ProblemError,
+)
+
+log = logging.getLogger("plaza.http")
+
+
+def problem_response(exc: ProblemError, request: Request | None = None) -> JSONResponse:
+    instance = request.url.path if request is not None else None
+    return JSONResponse(
+        exc.to_dict(instance),
+        status_code=exc.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=exc.headers,
+    )
+
+
+def _clean_errors(errors: list[Any]) -> list[dict[str, Any]]:
+    """Validation errors without echoing large or sensitive input back."""
+    out = []
+    for e in errors:
+        item = {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        ctx = e.get("ctx")
+        if ctx:
+            item["ctx"] = {k: str(v) for k, v in ctx.items()}
+        out.append(item)
+    return out
+
+
+async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return problem_response(exc, request)
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem_response(ProblemError(MALFORMED_JSON, "the body is not valid JSON"), request)
+    return problem_response(
+        ProblemError(VALIDATION, "the request has invalid fields", errors=_clean_errors(errors)),
+        request,
+    )
+
+
+_STATUS_TYPES = {
+    401: UNAUTHENTICATED,
+    403: FORBIDDEN,
+    404: NOT_FOUND,
+    405: METHOD_NOT_ALLOWED,
+    413: PAYLOAD_TOO_LARGE,
+    415: UNSUPPORTED_MEDIA_TYPE,
+}
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    kind = _STATUS_TYPES.get(exc.status_code)
+    if kind is None:
+        kind = CATALOGUE["conflict"] if exc.status_code == 409 else VALIDATION
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    return problem_response(
+        ProblemError(kind, detail, status=exc.status_code, headers=dict(exc.headers or {})), request
+    )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    incident = uuid.uuid4().hex
+    log.exception("unhandled error, incident %s", incident, exc_info=exc)
+    return problem_response(
+        ProblemError(INTERNAL, f"incident {incident}", incident=incident), request
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_unexpected)
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over ``max_bytes`` (declared or streamed) with 413 problem+json."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.max_bytes
+                except ValueError:
+                    too_big = True
+                if too_big:
+                    await self._reject(scope, receive, send)
+                    return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise ProblemError(PAYLOAD_TOO_LARGE)
+            return message
+
+        await self.app(scope, limited, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            ProblemError(
+                PAYLOAD_TOO_LARGE, f"the limit is {self.max_bytes} bytes", limit=self.max_bytes
+            )
+        )
+        await response(scope, receive, send)
+
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

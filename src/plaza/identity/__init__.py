@@ -1,0 +1,1 @@
+"""Accounts, merchants, staff roles, partner API keys and bearer tokens."""

@@ -1,0 +1,1 @@
+"""Locations, stock levels per variant and location, and reservations with expiry."""

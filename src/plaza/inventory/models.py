@@ -1,0 +1,3 @@
+"""Tables of the inventory context."""
+
+from __future__ import annotations

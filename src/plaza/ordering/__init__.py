@@ -1,0 +1,1 @@
+"""Carts, checkout, orders, payments and returns."""

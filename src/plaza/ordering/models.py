@@ -1,0 +1,3 @@
+"""Tables of the ordering context."""
+
+from __future__ import annotations

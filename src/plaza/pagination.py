@@ -1,0 +1,70 @@
+"""Cursor pagination: opaque, tamper-evident keyset cursors and the ``Page`` envelope.
+
+A cursor encodes the sort key of the last row served plus the listing it belongs to, and
+is signed with HMAC so a client cannot forge one into another listing's key space.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel, Field
+
+from plaza.config import get_settings
+from plaza.errors import INVALID_CURSOR, ProblemError
+
+T = TypeVar("T")
+MAX_PAGE_SIZE = 100
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        None, description="Pass as `cursor` to get the next page; null on the last page."
+    )
+
+
+class PageParams:
+    """FastAPI dependency: ``?limit=&cursor=`` with the documented maximum page size."""
+
+    def __init__(
+        self,
+        limit: int = Query(
+            20, ge=1, le=MAX_PAGE_SIZE, description=f"Page size, 1–{MAX_PAGE_SIZE}."
+        ),
+        cursor: str | None = Query(
+            None, max_length=512, description="Opaque cursor from `next_cursor`."
+        ),
+    ) -> None:
+        self.limit = limit
+        self.cursor = cursor
+
+
+def _sign(payload: bytes) -> str:
+    key = get_settings().resolved_secret_key().encode()
+    return hmac.new(key, payload, hashlib.sha256).hexdigest()[:16]
+
+
+def encode_cursor(listing: str, key: list[Any]) -> str:
+    payload = json.dumps({"l": listing, "k": key}, separators=(",", ":"), default=str).encode()
+    token = payload + b"." + _sign(payload).encode()
+    return base64.urlsafe_b64encode(token).decode().rstrip("=")
+
+
+def decode_cursor(listing: str, cursor: str) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        payload, _, sig = raw.rpartition(b".")
+        if not hmac.compare_digest(sig.decode(), _sign(payload)):
+            raise ValueError("bad signature")
+        data = json.loads(payload)
+        if data.get("l") != listing or not isinstance(data.get("k"), list):
+            raise ValueError("cursor from another listing")
+        return list(data["k"])
+    except (ValueError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProblemError(INVALID_CURSOR) from exc
