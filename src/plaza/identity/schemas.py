@@ -9,10 +9,11 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from plaza.identity.models import MerchantKind, MerchantRole
+from plaza.money import Currency
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
 Password = Annotated[str, Field(min_length=10, max_length=256)]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
 
 
 class Strict(BaseModel):
