@@ -8,13 +8,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
 
 from plaza import __version__
 from plaza.config import Settings, get_settings
 from plaza.db import Database
 from plaza.http import BodyLimitMiddleware, SecurityHeadersMiddleware, install_error_handlers
-from plaza.identity.auth import route_access
+from plaza.identity.auth import api_routes, route_access
 
 DESCRIPTION = """
 Plaza's commerce API. Every operation states who may call it (`x-plaza-access`).
@@ -43,11 +42,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
         "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
     }
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
+    for route in api_routes(app.routes):
         rules = route_access(route)
-        for method in route.methods:
+        for method in route.methods or ():
             op = schema["paths"].get(route.path_format, {}).get(method.lower())
             if op is None:
                 continue
@@ -83,6 +80,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = database
     app.state.settings = settings
     app.state.dispatcher = None
+    import plaza.subscribers  # noqa: F401 - every context's subscribers and sign-in hooks
+
     install_error_handlers(app)
     for router in _routers():
         app.include_router(router)

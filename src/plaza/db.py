@@ -163,7 +163,8 @@ class Database:
         try:
             yield session
         finally:
-            session.rollback()
+            # close() ends the transaction without expiring loaded objects, so results
+            # stay readable after the block (rollback() would expire them).
             session.close()
 
     def dispose(self) -> None:

@@ -1,0 +1,450 @@
+"""Multi-step ordering flows: checkout, payment, cancellation, refunds.
+
+Checkout is two steps with a recovery point between them (see ``plaza.idempotency``):
+
+1. one transaction places the orders — one per merchant — reserves their stock and
+   creates a pending payment per order, then records the checkout id on the key;
+2. each pending payment is sent to the provider *outside* any transaction, keyed by the
+   payment's id, and its outcome is applied in a transaction of its own.
+
+A crash or timeout between the steps leaves pending payments that a retry with the same
+Idempotency-Key resumes; the provider's own idempotency guarantees a single charge.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from plaza.catalog import service as catalog
+from plaza.db import Database
+from plaza.errors import ProblemError, not_found, problem_type
+from plaza.events import emit, event_type
+from plaza.inventory import service as inventory
+from plaza.ordering import orders
+from plaza.ordering.carts import require_open
+from plaza.ordering.models import (
+    Cart,
+    CartStatus,
+    Checkout,
+    CheckoutStatus,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    Refund,
+)
+from plaza.ordering.payments import (
+    PAYMENT_INVALID,
+    PaymentProvider,
+    ProviderResult,
+    ProviderTimeoutError,
+)
+
+CART_EMPTY = problem_type("cart-empty", "Cart is empty", 422, "Add items before checking out.")
+REFUND_TOO_LARGE = problem_type(
+    "refund-exceeds-captured",
+    "Refund exceeds what was paid",
+    422,
+    "The amount is larger than what was captured and not yet refunded.",
+)
+
+PAYMENT_CAPTURED = event_type("payment.captured", "A payment was captured by the provider.")
+PAYMENT_FAILED = event_type("payment.failed", "The provider declined a payment.")
+REFUND_COMPLETED = event_type("refund.completed", "Money went back to the customer.")
+
+
+@dataclass
+class PaymentOutcome:
+    declined: list[tuple[uuid.UUID, str | None]] = field(default_factory=list)
+    timed_out: list[uuid.UUID] = field(default_factory=list)
+
+
+def place_orders(
+    s: Session,
+    cart: Cart,
+    *,
+    email: str,
+    customer_id: uuid.UUID | None,
+    shipping_address: dict[str, Any],
+    payment_token: str,
+    provider: str,
+    reservation_ttl: int,
+    actor: str,
+) -> Checkout:
+    """Step 1: one order per merchant, stock reserved, a pending payment per order."""
+    require_open(cart)
+    if not cart.lines:
+        raise ProblemError(CART_EMPTY)
+    sellable = catalog.get_sellable_variants(s, [ln.variant_id for ln in cart.lines], cart.currency)
+    by_merchant: dict[uuid.UUID, list[tuple[uuid.UUID, int]]] = defaultdict(list)
+    for ln in cart.lines:
+        by_merchant[sellable[ln.variant_id].merchant_id].append((ln.variant_id, ln.quantity))
+    checkout = Checkout(
+        cart_id=cart.id,
+        customer_id=customer_id,
+        email=email,
+        currency=cart.currency,
+        total_amount=0,
+    )
+    s.add(checkout)
+    s.flush()
+    # A fixed order of merchants and variants keeps row-lock order consistent (no deadlocks).
+    for merchant_id in sorted(by_merchant):
+        order = Order(
+            number=orders.new_order_number(),
+            merchant_id=merchant_id,
+            checkout_id=checkout.id,
+            customer_id=customer_id,
+            email=email,
+            currency=cart.currency,
+            subtotal_amount=0,
+            total_amount=0,
+            status=OrderStatus.PLACED,
+            shipping_address=shipping_address,
+        )
+        s.add(order)
+        s.flush()
+        for variant_id, qty in sorted(by_merchant[merchant_id]):
+            sv = sellable[variant_id]
+            held = inventory.reserve(
+                s,
+                merchant_id=merchant_id,
+                variant_id=variant_id,
+                quantity=qty,
+                reference=str(order.id),
+                ttl_seconds=reservation_ttl,
+            )
+            order.lines.append(
+                OrderLine(
+                    merchant_id=merchant_id,
+                    variant_id=variant_id,
+                    product_id=sv.product_id,
+                    sku=sv.sku,
+                    title=sv.title[:400],
+                    quantity=qty,
+                    unit_amount=sv.unit_amount,
+                    allocations=[
+                        {"location_id": str(r.location_id), "quantity": r.quantity} for r in held
+                    ],
+                )
+            )
+        order.subtotal_amount = sum(ln.unit_amount * ln.quantity for ln in order.lines)
+        order.total_amount = order.subtotal_amount + order.shipping_amount
+        checkout.total_amount += order.total_amount
+        s.flush()
+        orders.record(s, order, None, actor)
+        s.add(
+            Payment(
+                order_id=order.id,
+                merchant_id=merchant_id,
+                provider=provider,
+                method_token=payment_token,
+                amount=order.total_amount,
+                currency=order.currency,
+            )
+        )
+    cart.status = CartStatus.CHECKED_OUT
+    s.flush()
+    return checkout
+
+
+def add_payment_attempt(s: Session, checkout: Checkout, token: str, provider: str) -> int:
+    """A new payment attempt for every order of the checkout still awaiting payment."""
+    created = 0
+    for order in s.scalars(
+        select(Order).where(Order.checkout_id == checkout.id, Order.status == OrderStatus.PLACED)
+    ):
+        pending = s.scalar(
+            select(func.count())
+            .select_from(Payment)
+            .where(Payment.order_id == order.id, Payment.status == PaymentStatus.PENDING)
+        )
+        if pending:
+            continue
+        s.add(
+            Payment(
+                order_id=order.id,
+                merchant_id=order.merchant_id,
+                provider=provider,
+                method_token=token,
+                amount=order.total_amount,
+                currency=order.currency,
+            )
+        )
+        created += 1
+    s.flush()
+    return created
+
+
+def pay_pending(
+    db: Database,
+    provider: PaymentProvider,
+    checkout_id: uuid.UUID,
+    *,
+    actor: str,
+    reservation_ttl: int,
+) -> PaymentOutcome:
+    """Step 2: send each pending payment of the checkout to the provider and apply it."""
+    with db.transaction() as s:
+        rows = s.execute(
+            select(Payment.id, Payment.amount, Payment.currency, Payment.method_token, Order.id)
+            .join(Order, Order.id == Payment.order_id)
+            .where(Order.checkout_id == checkout_id, Payment.status == PaymentStatus.PENDING)
+            .order_by(Payment.id)
+        ).all()
+        for *_, order_id in rows:  # keep the stock while the provider works
+            inventory.extend_reservations(s, str(order_id), reservation_ttl)
+    outcome = PaymentOutcome()
+    for payment_id, amount, currency, token, _order_id in rows:
+        try:
+            result = provider.authorize(
+                key=str(payment_id), amount=amount, currency=currency, token=token, capture=True
+            )
+        except ProviderTimeoutError:
+            outcome.timed_out.append(payment_id)
+            continue
+        with db.transaction() as s:
+            apply_payment_result(s, payment_id, result, actor)
+        if not result.ok:
+            outcome.declined.append((payment_id, result.decline_code))
+    settle_refunds(db, provider)
+    with db.transaction() as s:
+        refresh_checkout_status(s, checkout_id)
+    return outcome
+
+
+def apply_payment_result(
+    s: Session, payment_id: uuid.UUID, result: ProviderResult, actor: str
+) -> None:
+    payment = s.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
+    if payment is None or payment.status != PaymentStatus.PENDING:
+        return  # already applied by a concurrent or earlier attempt
+    payment.provider_ref = result.reference
+    order = s.scalar(select(Order).where(Order.id == payment.order_id).with_for_update())
+    assert order is not None
+    if not result.ok:
+        payment.status = PaymentStatus.FAILED
+        payment.failure_code = result.decline_code
+        payment.failure_message = (result.message or "")[:300]
+        emit(
+            s,
+            PAYMENT_FAILED,
+            aggregate_type="payment",
+            aggregate_id=payment.id,
+            merchant_id=payment.merchant_id,
+            payload={"order_id": str(order.id), "decline_code": result.decline_code},
+        )
+        return
+    payment.status = PaymentStatus.CAPTURED
+    payment.captured_amount = result.amount
+    emit(
+        s,
+        PAYMENT_CAPTURED,
+        aggregate_type="payment",
+        aggregate_id=payment.id,
+        merchant_id=payment.merchant_id,
+        payload={"order_id": str(order.id), "amount": result.amount, "currency": payment.currency},
+    )
+    if order.status == OrderStatus.PLACED:
+        try:
+            with s.begin_nested():
+                inventory.commit_reservations(s, str(order.id))
+        except ProblemError:
+            # The hold lapsed before the money arrived: give the money back.
+            _queue_refund(s, payment, payment.captured_amount, "stock hold expired")
+            orders.transition(
+                s,
+                order,
+                OrderStatus.CANCELLED,
+                actor,
+                "stock reservation expired before payment completed",
+            )
+            return
+        orders.transition(s, order, OrderStatus.PAID, actor)
+    else:  # paid twice, or paid after cancellation: refund this payment in full
+        _queue_refund(s, payment, payment.captured_amount, f"order already {order.status}")
+
+
+def _refundable(s: Session, payment: Payment) -> int:
+    queued = (
+        s.scalar(
+            select(func.coalesce(func.sum(Refund.amount), 0)).where(Refund.payment_id == payment.id)
+        )
+        or 0
+    )
+    return payment.captured_amount - int(queued)
+
+
+def _queue_refund(
+    s: Session, payment: Payment, amount: int, reason: str, return_id: uuid.UUID | None = None
+) -> Refund | None:
+    amount = min(amount, _refundable(s, payment))
+    if amount <= 0:
+        return None
+    refund = Refund(
+        payment_id=payment.id,
+        order_id=payment.order_id,
+        merchant_id=payment.merchant_id,
+        amount=amount,
+        reason=reason[:200],
+        return_id=return_id,
+    )
+    s.add(refund)
+    s.flush()
+    return refund
+
+
+def queue_order_refund(
+    s: Session, order: Order, amount: int, reason: str, return_id: uuid.UUID | None = None
+) -> int:
+    """Queue refunds of ``amount`` across the order's captured payments; returns the total."""
+    payments = s.scalars(
+        select(Payment)
+        .where(Payment.order_id == order.id, Payment.captured_amount > 0)
+        .order_by(Payment.id)
+    ).all()
+    available = sum(_refundable(s, p) for p in payments)
+    if amount > available:
+        raise ProblemError(
+            REFUND_TOO_LARGE, f"at most {available} can be refunded", refundable=available
+        )
+    left = amount
+    for p in payments:
+        if left <= 0:
+            break
+        refund = _queue_refund(s, p, left, reason, return_id)
+        if refund is not None:
+            left -= refund.amount
+    return amount - left
+
+
+def settle_refunds(db: Database, provider: PaymentProvider, limit: int = 100) -> int:
+    """Send queued refunds to the provider (keyed by refund id, so retries are safe)."""
+    with db.reading() as s:
+        rows = s.execute(
+            select(Refund.id, Refund.amount, Payment.provider_ref)
+            .join(Payment, Payment.id == Refund.payment_id)
+            .where(Refund.provider_ref.is_(None))
+            .order_by(Refund.id)
+            .limit(limit)
+        ).all()
+    done = 0
+    for refund_id, amount, charge_ref in rows:
+        try:
+            result = provider.refund(key=str(refund_id), reference=charge_ref or "", amount=amount)
+        except ProviderTimeoutError:
+            continue  # retried by the next settlement run
+        if not result.ok:
+            raise ProblemError(PAYMENT_INVALID, f"refund refused: {result.decline_code}")
+        with db.transaction() as s:
+            refund = s.scalar(select(Refund).where(Refund.id == refund_id).with_for_update())
+            if refund is None or refund.provider_ref is not None:
+                continue
+            refund.provider_ref = result.reference or f"rf_{refund_id.hex}"
+            payment = s.get(Payment, refund.payment_id)
+            order = s.get(Order, refund.order_id)
+            assert payment is not None and order is not None
+            payment.refunded_amount += refund.amount
+            payment.status = (
+                PaymentStatus.REFUNDED
+                if payment.refunded_amount >= payment.captured_amount
+                else PaymentStatus.PARTIALLY_REFUNDED
+            )
+            order.refunded_amount += refund.amount
+            emit(
+                s,
+                REFUND_COMPLETED,
+                aggregate_type="refund",
+                aggregate_id=refund.id,
+                merchant_id=refund.merchant_id,
+                payload={
+                    "order_id": str(order.id),
+                    "amount": refund.amount,
+                    "currency": payment.currency,
+                    "reason": refund.reason,
+                },
+            )
+            done += 1
+    return done
+
+
+def refresh_checkout_status(s: Session, checkout_id: uuid.UUID) -> Checkout:
+    checkout = s.get(Checkout, checkout_id)
+    if checkout is None:
+        raise not_found("checkout", checkout_id)
+    statuses = list(s.scalars(select(Order.status).where(Order.checkout_id == checkout_id)))
+    settled = [st for st in statuses if st != OrderStatus.CANCELLED]
+    if not settled:
+        checkout.status = CheckoutStatus.CANCELLED
+    elif all(st != OrderStatus.PLACED for st in settled):
+        checkout.status = CheckoutStatus.COMPLETED
+    elif any(st != OrderStatus.PLACED for st in settled):
+        checkout.status = CheckoutStatus.PARTIALLY_PAID
+    else:
+        checkout.status = CheckoutStatus.PENDING_PAYMENT
+    return checkout
+
+
+def cancel_order(s: Session, order: Order, actor: str, reason: str) -> int:
+    """Cancel a placed or paid order: release or restock its stock and queue a full refund.
+    Returns the amount queued for refund (settled by ``settle_refunds`` after commit)."""
+    if order.status == OrderStatus.CANCELLED:
+        return 0
+    if order.status not in (OrderStatus.PLACED, OrderStatus.PAID):
+        orders.transition(s, order, OrderStatus.CANCELLED, actor, reason)  # raises 409
+    refunded = 0
+    if order.status == OrderStatus.PLACED:
+        inventory.release_reservations(s, str(order.id), reason="release")
+    else:
+        for line in order.lines:
+            for alloc in line.allocations:
+                inventory.restock(
+                    s,
+                    merchant_id=order.merchant_id,
+                    variant_id=line.variant_id,
+                    location_id=uuid.UUID(alloc["location_id"]),
+                    quantity=int(alloc["quantity"]),
+                    reason="return",
+                    reference=f"cancel:{order.id}",
+                )
+    for payment in s.scalars(select(Payment).where(Payment.order_id == order.id)):
+        if payment.captured_amount > 0:
+            refund = _queue_refund(s, payment, payment.captured_amount, f"cancelled: {reason}")
+            refunded += refund.amount if refund else 0
+    orders.transition(s, order, OrderStatus.CANCELLED, actor, reason)
+    refresh_checkout_status(s, order.checkout_id)
+    return refunded
+
+
+def fulfil_order(s: Session, order: Order, actor: str, tracking: dict[str, Any]) -> None:
+    if order.status == OrderStatus.FULFILLED:
+        return
+    orders.transition(s, order, OrderStatus.FULFILLED, actor, "fulfilled")
+    order.tracking = tracking
+
+
+def expire_unpaid_order(s: Session, reference: str) -> None:
+    """Subscriber logic: when an order's reservation lapses while it is unpaid, cancel it."""
+    try:
+        order_id = uuid.UUID(reference)
+    except ValueError:
+        return
+    order = s.scalar(select(Order).where(Order.id == order_id).with_for_update())
+    if order is None or order.status != OrderStatus.PLACED:
+        return
+    inventory.release_reservations(s, str(order.id), reason="expiry")
+    orders.transition(
+        s,
+        order,
+        OrderStatus.CANCELLED,
+        "system",
+        "payment not completed before the stock hold expired",
+    )
+    refresh_checkout_status(s, order.checkout_id)
