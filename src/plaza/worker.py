@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from plaza.config import Settings
 from plaza.db import Database
 from plaza.events import Dispatcher
@@ -15,7 +17,7 @@ def build_dispatcher(db: Database, settings: Settings) -> Dispatcher:
     return dispatcher
 
 
-def housekeeping_hooks() -> list:  # type: ignore[type-arg]
+def housekeeping_hooks() -> list[Callable[[Database], object]]:
     """Periodic jobs contexts contribute (e.g. releasing expired reservations)."""
     from plaza.subscribers import HOUSEKEEPING
 

@@ -25,7 +25,7 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
 def run() -> None:
     url = config.get_main_option("sqlalchemy.url") or get_settings().database_url
     connectable = config.attributes.get("connection")
-    opts = dict(
+    opts: dict[str, Any] = dict(
         target_metadata=target_metadata,
         render_item=render_item,
         render_as_batch=url.startswith("sqlite"),

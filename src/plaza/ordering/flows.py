@@ -13,6 +13,7 @@ Idempotency-Key resumes; the provider's own idempotency guarantees a single char
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -41,11 +42,12 @@ from plaza.ordering.models import (
     Refund,
 )
 from plaza.ordering.payments import (
-    PAYMENT_INVALID,
     PaymentProvider,
     ProviderResult,
     ProviderTimeoutError,
 )
+
+log = logging.getLogger(__name__)
 
 CART_EMPTY = problem_type("cart-empty", "Cart is empty", 422, "Add items before checking out.")
 REFUND_TOO_LARGE = problem_type(
@@ -341,8 +343,9 @@ def settle_refunds(db: Database, provider: PaymentProvider, limit: int = 100) ->
             result = provider.refund(key=str(refund_id), reference=charge_ref or "", amount=amount)
         except ProviderTimeoutError:
             continue  # retried by the next settlement run
-        if not result.ok:
-            raise ProblemError(PAYMENT_INVALID, f"refund refused: {result.decline_code}")
+        if not result.ok:  # a refused refund is a bookkeeping bug: keep it queued, shout
+            log.error("provider refused refund %s: %s", refund_id, result.decline_code)
+            continue
         with db.transaction() as s:
             refund = s.scalar(select(Refund).where(Refund.id == refund_id).with_for_update())
             if refund is None or refund.provider_ref is not None:

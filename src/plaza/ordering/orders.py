@@ -103,7 +103,8 @@ def transition(s: Session, order: Order, to: OrderStatus, actor: str, note: str 
         raise ProblemError(
             INVALID_TRANSITION,
             f"an order that is {order.status} cannot become {to}",
-            **{"from": order.status.value, "to": to.value},
+            from_status=order.status.value,
+            to_status=to.value,
         )
     previous = order.status
     order.status = to
@@ -111,7 +112,7 @@ def transition(s: Session, order: Order, to: OrderStatus, actor: str, note: str 
     return True
 
 
-def merchant_orders_query(merchant_id: uuid.UUID) -> Select[tuple[Order]]:
+def merchant_orders_query(merchant_id: uuid.UUID) -> Select[Order]:
     return select(Order).where(Order.merchant_id == merchant_id)
 
 

@@ -38,9 +38,12 @@ class ProviderTimeoutError(Exception):
     """The provider did not answer; the outcome is unknown until the call is retried."""
 
 
+ProviderStatus = Literal["authorized", "captured", "voided", "refunded", "failed"]
+
+
 @dataclass(frozen=True)
 class ProviderResult:
-    status: Literal["authorized", "captured", "voided", "refunded", "failed"]
+    status: ProviderStatus
     reference: str | None
     amount: int
     decline_code: str | None = None

@@ -21,14 +21,14 @@ from __future__ import annotations
 import random
 import secrets
 import threading
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import BigInteger, String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plaza.db import Base, Database, IdMixin, TimestampMixin
-from plaza.ordering.payments import ProviderResult, ProviderTimeoutError
+from plaza.ordering.payments import ProviderResult, ProviderStatus, ProviderTimeoutError
 
 SUCCESS_TOKENS = {"tok_visa", "tok_mastercard", "tok_amex"}
 DECLINE_TOKENS = {
@@ -94,8 +94,8 @@ class SandboxProvider:
     @staticmethod
     def _result(op: SandboxOperation) -> ProviderResult:
         return ProviderResult(
-            status=op.status,
-            reference=op.reference,  # type: ignore[arg-type]
+            status=cast(ProviderStatus, op.status),
+            reference=op.reference,
             amount=op.amount,
             decline_code=op.decline_code,
             message=op.decline_code,
