@@ -57,18 +57,45 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc, request)
 
 
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
         return problem_response(ProblemError(MALFORMED_JSON, "the body is not valid JSON"), request)
+    # FastAPI leaves a body sent without a JSON content type unparsed, which would read as
+    # "the body is not an object"; the real problem is the media type.
+    body_unparsed = any(
+        tuple(e.get("loc", ())) == ("body",) and e.get("type") != "missing" for e in errors
+    )
+    if body_unparsed and not _is_json(request.headers.get("content-type")):
+        return problem_response(
+            ProblemError(UNSUPPORTED_MEDIA_TYPE, "send the body as application/json"), request
+        )
     return problem_response(
         ProblemError(VALIDATION, "the request has invalid fields", errors=_clean_errors(errors)),
         request,
     )
 
 
+class ProblemHTTPException(StarletteHTTPException):
+    """A problem raised from ASGI plumbing (the request body stream). FastAPI re-raises HTTP
+    exceptions met while reading a body but turns any other into a generic 400."""
+
+    def __init__(self, problem: ProblemError) -> None:
+        super().__init__(problem.status, problem.detail, problem.headers or None)
+        self.problem = problem
+
+
 _STATUS_TYPES = {
+    # FastAPI's own 400 means the body could not be read or decoded.
+    400: MALFORMED_JSON,
     401: UNAUTHENTICATED,
     403: FORBIDDEN,
     404: NOT_FOUND,
@@ -80,9 +107,14 @@ _STATUS_TYPES = {
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, ProblemHTTPException):
+        return problem_response(exc.problem, request)
     kind = _STATUS_TYPES.get(exc.status_code)
     if kind is None:
-        kind = CATALOGUE["conflict"] if exc.status_code == 409 else VALIDATION
+        if exc.status_code == 409:
+            kind = CATALOGUE["conflict"]
+        else:
+            kind = INTERNAL if exc.status_code >= 500 else VALIDATION
     detail = exc.detail if isinstance(exc.detail, str) else None
     return problem_response(
         ProblemError(kind, detail, status=exc.status_code, headers=dict(exc.headers or {})), request
@@ -132,18 +164,18 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise ProblemError(PAYLOAD_TOO_LARGE)
+                    raise ProblemHTTPException(self._problem())
             return message
 
         await self.app(scope, limited, send)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(
-            ProblemError(
-                PAYLOAD_TOO_LARGE, f"the limit is {self.max_bytes} bytes", limit=self.max_bytes
-            )
+    def _problem(self) -> ProblemError:
+        return ProblemError(
+            PAYLOAD_TOO_LARGE, f"the limit is {self.max_bytes} bytes", limit=self.max_bytes
         )
-        await response(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await problem_response(self._problem())(scope, receive, send)
 
 
 SECURITY_HEADERS = [

@@ -37,10 +37,12 @@ admin_only = MerchantAccess(MerchantRole.ADMIN)
 @router.post("/auth/register", status_code=201, response_model=UserOut)
 def register(
     body: RegisterIn, db: Database = Depends(get_db), _: Principal = Depends(Public())
-) -> User:
+) -> UserOut:
     """Create a customer account."""
     with db.transaction() as s:
-        return service.register_user(s, body.email, body.password, body.name)
+        return UserOut.model_validate(
+            service.register_user(s, body.email, body.password, body.name)
+        )
 
 
 @router.post("/auth/token", response_model=TokenOut)
@@ -75,25 +77,18 @@ def list_merchants(
     page: PageParams = Depends(), db: Database = Depends(get_db), _: Principal = Depends(Public())
 ) -> Page[MerchantOut]:
     """Active merchants on the platform, oldest first."""
-    from sqlalchemy import select
-
-    from plaza.identity.models import Merchant
-
-    q = select(Merchant).where(Merchant.is_active).order_by(Merchant.id).limit(page.limit + 1)
-    if page.cursor:
-        q = q.where(Merchant.id > uuid.UUID(str(decode_cursor("merchants", page.cursor)[0])))
+    after = uuid.UUID(str(decode_cursor("merchants", page.cursor)[0])) if page.cursor else None
     with db.reading() as s:
-        rows = list(s.scalars(q))
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    nxt = encode_cursor("merchants", [str(rows[-1].id)]) if more else None
-    return Page(items=[MerchantOut.model_validate(m) for m in rows], next_cursor=nxt)
+        rows = service.list_merchants(s, limit=page.limit + 1, after=after)
+        items = [MerchantOut.model_validate(m) for m in rows[: page.limit]]
+    nxt = encode_cursor("merchants", [str(items[-1].id)]) if len(rows) > page.limit else None
+    return Page(items=items, next_cursor=nxt)
 
 
 @router.post("/merchants", status_code=201, response_model=MerchantOut)
 def create_merchant(
     body: MerchantIn, db: Database = Depends(get_db), _: Principal = Depends(PlatformAdmin())
-) -> object:
+) -> MerchantOut:
     """Onboard a merchant (brand, street shop, mall owner, marketplace) with its first admin."""
     with db.transaction() as s:
         admin = service.find_user_by_email(s, body.admin_email)
@@ -101,7 +96,7 @@ def create_merchant(
             from plaza.errors import not_found
 
             raise not_found("account", body.admin_email)
-        return service.create_merchant(
+        merchant = service.create_merchant(
             s,
             slug=body.slug,
             name=body.name,
@@ -110,15 +105,16 @@ def create_merchant(
             description=body.description,
             default_currency=body.default_currency,
         )
+        return MerchantOut.model_validate(merchant)
 
 
 @router.get("/merchants/{merchant_id}", response_model=MerchantOut)
 def get_merchant(
     merchant_id: uuid.UUID, db: Database = Depends(get_db), _: Principal = Depends(Public())
-) -> object:
+) -> MerchantOut:
     """A merchant's public profile."""
     with db.reading() as s:
-        return service.get_merchant(s, merchant_id)
+        return MerchantOut.model_validate(service.get_merchant(s, merchant_id))
 
 
 @router.patch("/merchants/{merchant_id}", response_model=MerchantOut)
@@ -127,10 +123,11 @@ def patch_merchant(
     body: MerchantPatch,
     db: Database = Depends(get_db),
     _: Principal = Depends(admin_only),
-) -> object:
+) -> MerchantOut:
     """Change the merchant's profile."""
     with db.transaction() as s:
-        return service.update_merchant(s, merchant_id, body.model_dump(exclude_unset=True))
+        merchant = service.update_merchant(s, merchant_id, body.model_dump(exclude_unset=True))
+        return MerchantOut.model_validate(merchant)
 
 
 @router.get("/merchants/{merchant_id}/members", response_model=list[MemberOut])
@@ -186,10 +183,10 @@ def api_scopes(_: Principal = Depends(Public())) -> dict[str, str]:
 @router.get("/merchants/{merchant_id}/api-keys", response_model=list[ApiKeyOut])
 def list_keys(
     merchant_id: uuid.UUID, db: Database = Depends(get_db), _: Principal = Depends(admin_only)
-) -> object:
+) -> list[ApiKeyOut]:
     """The merchant's API keys (never the secrets)."""
     with db.reading() as s:
-        return service.list_api_keys(s, merchant_id)
+        return [ApiKeyOut.model_validate(k) for k in service.list_api_keys(s, merchant_id)]
 
 
 @router.post("/merchants/{merchant_id}/api-keys", status_code=201, response_model=ApiKeyCreated)
@@ -211,7 +208,7 @@ def revoke_key(
     key_id: uuid.UUID,
     db: Database = Depends(get_db),
     _: Principal = Depends(admin_only),
-) -> object:
+) -> ApiKeyOut:
     """Revoke an API key at once."""
     with db.transaction() as s:
-        return service.revoke_api_key(s, merchant_id, key_id)
+        return ApiKeyOut.model_validate(service.revoke_api_key(s, merchant_id, key_id))

@@ -11,12 +11,14 @@ import datetime as dt
 import hashlib
 import hmac
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fastapi import Depends, Request
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from sqlalchemy import select, update
+from starlette.routing import BaseRoute
 
 from plaza.db import utcnow
 from plaza.deps import get_db_handle
@@ -237,13 +239,28 @@ class MerchantAccess(AccessRule):
         return principal
 
 
-def route_access(route: APIRoute) -> list[AccessRule]:
-    """Every AccessRule among a route's dependencies (recursively)."""
+def api_routes(routes: Sequence[BaseRoute]) -> Iterator[RouteContext]:
+    """Every API route as it is served, with router prefixes and include-time dependencies
+    applied. FastAPI (0.165+) keeps each included router as one lazy node in
+    ``app.routes``, so a plain ``isinstance(route, APIRoute)`` walk would see none."""
+    for context in iter_route_contexts(routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context
+
+
+def route_access(route: APIRoute | RouteContext) -> list[AccessRule]:
+    """Every distinct AccessRule among a route's dependencies (recursively).
+
+    The same rule object reached twice (directly and through a helper dependency) is one
+    declaration: FastAPI resolves it once per request.
+    """
     found: list[AccessRule] = []
     stack = [route.dependant]
+    if stack[0] is None:  # pragma: no cover - every API route context has a dependant
+        return found
     while stack:
         dep = stack.pop()
-        if isinstance(dep.call, AccessRule):
+        if isinstance(dep.call, AccessRule) and not any(dep.call is r for r in found):
             found.append(dep.call)
         stack.extend(dep.dependencies)
     return found

@@ -91,6 +91,23 @@ def get_merchant(s: Session, merchant_id: uuid.UUID) -> Merchant:
     return merchant
 
 
+def list_merchants(s: Session, *, limit: int, after: uuid.UUID | None = None) -> list[Merchant]:
+    """Active merchants in id (creation) order, keyset-paginated after ``after``."""
+    q = select(Merchant).where(Merchant.is_active).order_by(Merchant.id).limit(limit)
+    if after is not None:
+        q = q.where(Merchant.id > after)
+    return list(s.scalars(q))
+
+
+def _lock_merchant(s: Session, merchant_id: uuid.UUID) -> Merchant:
+    """Lock the merchant row so membership changes serialise per merchant: without it two
+    admins demoting each other concurrently on PostgreSQL would both see a second admin."""
+    merchant = s.get(Merchant, merchant_id, with_for_update=True, populate_existing=True)
+    if merchant is None or not merchant.is_active:
+        raise not_found("merchant", merchant_id)
+    return merchant
+
+
 def create_merchant(
     s: Session,
     *,
@@ -159,7 +176,7 @@ def _admin_count(s: Session, merchant_id: uuid.UUID) -> int:
 
 
 def set_member(s: Session, merchant_id: uuid.UUID, email: str, role: MerchantRole) -> Membership:
-    get_merchant(s, merchant_id)
+    _lock_merchant(s, merchant_id)
     user = find_user_by_email(s, email)
     if user is None:
         raise not_found("account", email)
@@ -188,6 +205,7 @@ def set_member(s: Session, merchant_id: uuid.UUID, email: str, role: MerchantRol
 
 
 def remove_member(s: Session, merchant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    _lock_merchant(s, merchant_id)
     member = s.get(Membership, (user_id, merchant_id))
     if member is None:
         raise not_found("member", user_id)
