@@ -21,7 +21,7 @@ run: $(STAMP)  ## set up, migrate, load demo data (once), serve on http://127.0.
 	$(VENV)/bin/plaza serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP)  ## set up and run the whole suite (PLAZA_TEST_DATABASE_URL picks PostgreSQL)
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

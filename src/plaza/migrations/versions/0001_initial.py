@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 18:39:33.290161
+Create Date: 2026-11-25 18:44:15.138538
 """
 
 from __future__ import annotations
@@ -705,9 +705,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("variant_prices", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_variant_prices_currency_amount", ["currency", "amount"], unique=False
-        )
-        batch_op.create_index(
             batch_op.f("ix_variant_prices_merchant_id"), ["merchant_id"], unique=False
         )
 
@@ -906,7 +903,6 @@ def downgrade() -> None:
     op.drop_table("order_history")
     with op.batch_alter_table("variant_prices", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_variant_prices_merchant_id"))
-        batch_op.drop_index("ix_variant_prices_currency_amount")
 
     op.drop_table("variant_prices")
     with op.batch_alter_table("orders", schema=None) as batch_op:
