@@ -344,15 +344,16 @@ def main() -> None:
     ap.add_argument(
         "--pace",
         type=float,
-        default=1.0,
-        help="paced checkout: seconds between one client's checkouts",
+        nargs="+",
+        default=[3.0, 1.0],
+        help="paced checkout scenarios: seconds between one client's checkouts",
     )
     ap.add_argument("--json", type=Path, help="also write the figures as JSON here")
     ap.add_argument("--checkout-worker", metavar="BASE_URL", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.checkout_worker:
         result = asyncio.run(
-            _checkouts(args.checkout_worker, args.clients, args.seconds, args.pace or None)
+            _checkouts(args.checkout_worker, args.clients, args.seconds, args.pace[0] or None)
         )
         print(json.dumps(result.__dict__))
         return
@@ -384,7 +385,8 @@ def main() -> None:
         results.append(
             run_wrk("product search (cached)", server.url, search, args.seconds, args.connections)
         )
-        results.append(checkout_bench(server.url, args.clients, args.seconds, args.pace))
+        for pace in args.pace:
+            results.append(checkout_bench(server.url, args.clients, args.seconds, pace))
         results.append(checkout_bench(server.url, args.clients, args.seconds, None))
         rss = server.rss_mib()
     finally:

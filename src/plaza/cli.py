@@ -57,10 +57,14 @@ def demo(
 ) -> None:
     """Load the demo world: a shopping street of merchants, products, stores, customers, orders."""
     from plaza.db import get_database
-    from plaza.demo import load_demo
+    from plaza.demo import DemoRefusedError, load_demo
 
     db = get_database()
-    summary = load_demo(db, seed=seed, force=force, console=console)
+    try:
+        summary = load_demo(db, seed=seed, force=force, console=console)
+    except DemoRefusedError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
     console.print_json(json.dumps(summary))
 
 

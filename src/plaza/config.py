@@ -24,9 +24,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     token_ttl_seconds: int = 3600
     reservation_ttl_seconds: int = 900
-    max_page_size: int = 100
-    default_page_size: int = 20
     max_request_bytes: int = 1_048_576
+    # Threads serving blocking endpoints. Small on purpose: writers to an embedded database
+    # queue for one slot, and many runnable threads only slow the one holding it (GIL).
+    threadpool_size: int = Field(default=8, ge=1, le=256)
     dispatcher: Literal["inprocess", "off"] = "inprocess"
     dispatcher_interval_seconds: float = 0.5
     payment_provider: Literal["sandbox"] = "sandbox"

@@ -57,6 +57,15 @@ def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
+def _view(db: Database, cart_id: uuid.UUID, token: str | None = None) -> CartOut:
+    """The cart as just committed. Built outside the write transaction on purpose: on the
+    embedded database writers queue for one slot, so it is held only for the writing."""
+    with db.reading() as s:
+        cart = s.get(carts.Cart, cart_id)
+        assert cart is not None
+        return service.cart_view(s, cart, token)
+
+
 def _access(principal: Principal, token: str | None) -> carts.CartAccess:
     return carts.CartAccess(principal=principal, token=token)
 
@@ -72,7 +81,8 @@ def create_cart(
     cart and its secret `token` (shown once), to send as `X-Cart-Token`."""
     with db.transaction() as s:
         cart, token = carts.create_cart(s, body.currency, p.user_id if p.kind == "user" else None)
-        return service.cart_view(s, cart, token)
+        cart_id = cart.id
+    return _view(db, cart_id, token)
 
 
 @router.get("/me/cart", response_model=CartOut)
@@ -127,7 +137,7 @@ def add_line(
         total = body.quantity + (line.quantity if line else 0)
         merchant_id = _check_line(s, cart, body.variant_id, total)
         carts.set_line(s, cart, body.variant_id, body.quantity, merchant_id=merchant_id, add=True)
-        return service.cart_view(s, cart)
+    return _view(db, cart_id)
 
 
 @router.patch("/carts/{cart_id}/lines/{line_id}", response_model=CartOut)
@@ -151,7 +161,7 @@ def patch_line(
         if body.quantity > 0:
             merchant_id = _check_line(s, cart, line.variant_id, body.quantity)
         carts.set_line(s, cart, line.variant_id, body.quantity, merchant_id=merchant_id, add=False)
-        return service.cart_view(s, cart)
+    return _view(db, cart_id)
 
 
 @router.delete("/carts/{cart_id}/lines/{line_id}", response_model=CartOut)
@@ -166,7 +176,7 @@ def delete_line(
     with db.transaction() as s:
         cart = carts.get_cart(s, cart_id, _access(p, x_cart_token), for_update=True)
         carts.remove_line(s, cart, line_id)
-        return service.cart_view(s, cart)
+    return _view(db, cart_id)
 
 
 # ---------------------------------------------------------------- checkout
@@ -179,38 +189,41 @@ def _checkout_response(
     outcome: flows.PaymentOutcome,
     path: str,
 ) -> JSONResponse:
-    with db.transaction() as s:
+    with db.reading() as s:
         checkout = s.get(flows.Checkout, checkout_id)
         assert checkout is not None
         view = service.checkout_view(s, checkout).model_dump(mode="json")
-        record = s.get(idem.IdempotencyRecord, claim_id) if claim_id else None
-        claim = idem.Claim(record=record)
-        if outcome.timed_out:
-            err = ProblemError(
-                PAYMENT_PENDING, headers={"Retry-After": "2"}, checkout_id=str(checkout_id)
-            )
-            if record is not None:
-                record.locked_until = None  # let the retry resume at once
-            return JSONResponse(
-                err.to_dict(path),
-                status_code=err.status,
-                media_type=PROBLEM_MEDIA_TYPE,
-                headers=err.headers,
-            )
-        if outcome.declined:
-            code = outcome.declined[0][1]
-            err = ProblemError(
-                PAYMENT_DECLINED,
-                f"the payment was declined ({code})",
-                decline_code=code,
-                checkout_id=str(checkout_id),
-                checkout=view,
-            )
-            body = err.to_dict(path)
-            idem.complete(claim, err.status, body)
-            return JSONResponse(body, status_code=err.status, media_type=PROBLEM_MEDIA_TYPE)
-        idem.complete(claim, 201, view)
-        return JSONResponse(view, status_code=201)
+    if outcome.timed_out:
+        err = ProblemError(
+            PAYMENT_PENDING, headers={"Retry-After": "2"}, checkout_id=str(checkout_id)
+        )
+        status, body = err.status, err.to_dict(path)
+        response = JSONResponse(
+            body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=err.headers
+        )
+    elif outcome.declined:
+        code = outcome.declined[0][1]
+        err = ProblemError(
+            PAYMENT_DECLINED,
+            f"the payment was declined ({code})",
+            decline_code=code,
+            checkout_id=str(checkout_id),
+            checkout=view,
+        )
+        status, body = err.status, err.to_dict(path)
+        response = JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+    else:
+        status, body = 201, view
+        response = JSONResponse(view, status_code=201)
+    if claim_id is not None:
+        with db.transaction() as s:
+            claim = idem.Claim(record=s.get(idem.IdempotencyRecord, claim_id))
+            if outcome.timed_out:
+                if claim.record is not None:
+                    claim.record.locked_until = None  # let the retry resume at once
+            else:
+                idem.complete(claim, status, body)
+    return response
 
 
 def _replay(claim: idem.Claim) -> JSONResponse | None:
@@ -255,6 +268,7 @@ def checkout(
         if (replayed := _replay(claim)) is not None:
             return replayed
         checkout_id = claim.recovery.get("checkout_id")
+        fresh = checkout_id is None
         if checkout_id is None:
             cart = carts.get_cart(s, cart_id, _access(p, x_cart_token), for_update=True)
             email = body.email or p.email
@@ -284,6 +298,7 @@ def checkout(
         uuid.UUID(checkout_id),
         actor=p.actor,
         reservation_ttl=settings.reservation_ttl_seconds,
+        fresh=fresh,
     )
     return _checkout_response(db, uuid.UUID(checkout_id), claim_id, outcome, request.url.path)
 

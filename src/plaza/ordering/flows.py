@@ -192,18 +192,28 @@ def pay_pending(
     *,
     actor: str,
     reservation_ttl: int,
+    fresh: bool = False,
 ) -> PaymentOutcome:
-    """Step 2: send each pending payment of the checkout to the provider and apply it."""
-    with db.transaction() as s:
-        rows = s.execute(
-            select(Payment.id, Payment.amount, Payment.currency, Payment.method_token, Order.id)
-            .join(Order, Order.id == Payment.order_id)
-            .where(Order.checkout_id == checkout_id, Payment.status == PaymentStatus.PENDING)
-            .order_by(Payment.id)
-        ).all()
-        for *_, order_id in rows:  # keep the stock while the provider works
-            inventory.extend_reservations(s, str(order_id), reservation_ttl)
+    """Step 2: send each pending payment of the checkout to the provider and apply it.
+
+    ``fresh`` says the reservations were made moments ago in step 1, so there is no need
+    to extend them before calling the provider."""
+    query = (
+        select(Payment.id, Payment.amount, Payment.currency, Payment.method_token, Order.id)
+        .join(Order, Order.id == Payment.order_id)
+        .where(Order.checkout_id == checkout_id, Payment.status == PaymentStatus.PENDING)
+        .order_by(Payment.id)
+    )
+    if fresh:
+        with db.reading() as s:
+            rows = s.execute(query).all()
+    else:
+        with db.transaction() as s:
+            rows = s.execute(query).all()
+            for *_, order_id in rows:  # keep the stock while the provider works
+                inventory.extend_reservations(s, str(order_id), reservation_ttl)
     outcome = PaymentOutcome()
+    refunds_queued = False
     for payment_id, amount, currency, token, _order_id in rows:
         try:
             result = provider.authorize(
@@ -213,21 +223,22 @@ def pay_pending(
             outcome.timed_out.append(payment_id)
             continue
         with db.transaction() as s:
-            apply_payment_result(s, payment_id, result, actor)
+            refunds_queued |= apply_payment_result(s, payment_id, result, actor)
+            refresh_checkout_status(s, checkout_id)
         if not result.ok:
             outcome.declined.append((payment_id, result.decline_code))
-    settle_refunds(db, provider)
-    with db.transaction() as s:
-        refresh_checkout_status(s, checkout_id)
+    if refunds_queued:
+        settle_refunds(db, provider)
     return outcome
 
 
 def apply_payment_result(
     s: Session, payment_id: uuid.UUID, result: ProviderResult, actor: str
-) -> None:
+) -> bool:
+    """Record the provider's answer; True when it queued a refund to settle after commit."""
     payment = s.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
     if payment is None or payment.status != PaymentStatus.PENDING:
-        return  # already applied by a concurrent or earlier attempt
+        return False  # already applied by a concurrent or earlier attempt
     payment.provider_ref = result.reference
     order = s.scalar(select(Order).where(Order.id == payment.order_id).with_for_update())
     assert order is not None
@@ -243,7 +254,7 @@ def apply_payment_result(
             merchant_id=payment.merchant_id,
             payload={"order_id": str(order.id), "decline_code": result.decline_code},
         )
-        return
+        return False
     payment.status = PaymentStatus.CAPTURED
     payment.captured_amount = result.amount
     emit(
@@ -268,10 +279,12 @@ def apply_payment_result(
                 actor,
                 "stock reservation expired before payment completed",
             )
-            return
+            return True
         orders.transition(s, order, OrderStatus.PAID, actor)
-    else:  # paid twice, or paid after cancellation: refund this payment in full
-        _queue_refund(s, payment, payment.captured_amount, f"order already {order.status}")
+        return False
+    # Paid twice, or paid after cancellation: refund this payment in full.
+    _queue_refund(s, payment, payment.captured_amount, f"order already {order.status}")
+    return True
 
 
 def _refundable(s: Session, payment: Payment) -> int:

@@ -16,7 +16,7 @@ from plaza.errors import ProblemError, not_found
 from plaza.inventory import service as inventory
 from plaza.ordering import orders
 from plaza.ordering.carts import CartAccess, get_cart
-from plaza.ordering.models import Cart, Checkout, Order, Payment
+from plaza.ordering.models import Cart, Checkout, Order, OrderHistory, Payment
 from plaza.ordering.payments import PaymentProvider
 from plaza.ordering.sandbox import SandboxProvider
 from plaza.ordering.schemas import (
@@ -111,17 +111,35 @@ def get_checkout(s: Session, checkout_id: uuid.UUID, access: CartAccess) -> Chec
 
 
 def checkout_view(s: Session, checkout: Checkout) -> CheckoutOut:
-    s.refresh(checkout)
+    """The checkout with its orders, their history and payments, in four queries."""
+    s.refresh(checkout)  # the caller may hold it from an earlier transaction
     rows = s.scalars(
-        select(Order).where(Order.checkout_id == checkout.id).order_by(Order.merchant_id)
+        select(Order)
+        .where(Order.checkout_id == checkout.id)
+        .order_by(Order.merchant_id)
+        .execution_options(populate_existing=True)
     ).all()
-    for o in rows:
-        s.refresh(o)
+    ids = [o.id for o in rows]
+    history: dict[uuid.UUID, list[HistoryOut]] = {i: [] for i in ids}
+    for h in s.scalars(
+        select(OrderHistory).where(OrderHistory.order_id.in_(ids)).order_by(OrderHistory.id)
+    ):
+        history[h.order_id].append(HistoryOut.model_validate(h))
+    payments: dict[uuid.UUID, list[PaymentOut]] = {i: [] for i in ids}
+    for p in s.scalars(select(Payment).where(Payment.order_id.in_(ids)).order_by(Payment.id)):
+        payments[p.order_id].append(PaymentOut.model_validate(p))
     return CheckoutOut(
         id=checkout.id,
         status=checkout.status,
         currency=checkout.currency,
         total_amount=checkout.total_amount,
         email=checkout.email,
-        orders=[order_detail(s, o) for o in rows],
+        orders=[
+            OrderDetail(
+                **OrderOut.model_validate(o).model_dump(),
+                history=history[o.id],
+                payments=payments[o.id],
+            )
+            for o in rows
+        ],
     )
