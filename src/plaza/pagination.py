@@ -10,10 +10,14 @@ import base64
 import hashlib
 import hmac
 import json
+import uuid
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, Field
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
 from plaza.config import get_settings
 from plaza.errors import INVALID_CURSOR, ProblemError
@@ -68,3 +72,25 @@ def decode_cursor(listing: str, cursor: str) -> list[Any]:
         return list(data["k"])
     except (ValueError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProblemError(INVALID_CURSOR) from exc
+
+
+def newest_first(
+    s: Session,
+    query: Select[Any],
+    id_column: Any,
+    page: PageParams,
+    listing: str,
+    to_item: Callable[[Any], T],
+) -> Page[T]:
+    """Keyset page of ``query`` by descending UUIDv7 id (newest first).
+
+    ``listing`` names the listing and its filters, so a cursor only works where it came from.
+    """
+    if page.cursor:
+        after = uuid.UUID(str(decode_cursor(listing, page.cursor)[0]))
+        query = query.where(id_column < after)
+    rows = list(s.scalars(query.order_by(id_column.desc()).limit(page.limit + 1)))
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    cursor = encode_cursor(listing, [str(rows[-1].id)]) if more and rows else None
+    return Page(items=[to_item(r) for r in rows], next_cursor=cursor)

@@ -38,7 +38,7 @@ from plaza.ordering.schemas import (
     ReturnOut,
     ReturnReceiveIn,
 )
-from plaza.pagination import Page, PageParams, decode_cursor, encode_cursor
+from plaza.pagination import Page, PageParams, newest_first
 
 router = APIRouter(tags=["ordering"])
 read_orders = MerchantAccess(scope="orders:read")
@@ -351,14 +351,7 @@ def retry_payment(
 
 
 def _page_orders(s: Any, q: Any, page: PageParams, listing: str) -> Page[OrderOut]:
-    q = q.order_by(Order.id.desc()).limit(page.limit + 1)
-    if page.cursor:
-        q = q.where(Order.id < uuid.UUID(str(decode_cursor(listing, page.cursor)[0])))
-    rows = list(s.scalars(q))
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    nxt = encode_cursor(listing, [str(rows[-1].id)]) if more and rows else None
-    return Page(items=[service.order_out(o) for o in rows], next_cursor=nxt)
+    return newest_first(s, q, Order.id, page, listing, service.order_out)
 
 
 @router.get("/me/orders", response_model=Page[OrderOut])
@@ -552,16 +545,8 @@ def merchant_returns(
     q = select(Return).where(Return.merchant_id == merchant_id)
     if status is not None:
         q = q.where(Return.status == status)
-    if page.cursor:
-        q = q.where(Return.id < uuid.UUID(str(decode_cursor(listing, page.cursor)[0])))
     with db.reading() as s:
-        rows = list(s.scalars(q.order_by(Return.id.desc()).limit(page.limit + 1)))
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    return Page(
-        items=[ReturnOut.model_validate(r) for r in rows],
-        next_cursor=encode_cursor(listing, [str(rows[-1].id)]) if more else None,
-    )
+        return newest_first(s, q, Return.id, page, listing, ReturnOut.model_validate)
 
 
 def _decide(
