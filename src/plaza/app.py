@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from plaza import __version__
 from plaza.config import Settings, get_settings
 from plaza.db import Database
+from plaza.errors import PROBLEM_MEDIA_TYPE
 from plaza.http import BodyLimitMiddleware, SecurityHeadersMiddleware, install_error_handlers
 from plaza.identity.auth import api_routes, route_access
 
@@ -52,8 +54,52 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             op["x-plaza-access"] = [r.describe() for r in rules]
             if any(r.label not in ("public", "cart-holder") for r in rules):
                 op["security"] = [{"bearer": []}, {"apiKey": []}]
+    _document_problems(schema)
     app.openapi_schema = schema
     return schema
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details; `type` is stable (see `GET /problems`).",
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "description": "`/problems/<slug>`"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string", "description": "The request path."},
+        "errors": {
+            "type": "array",
+            "description": "`validation-error` only: one entry per invalid field.",
+            "items": {"type": "object"},
+        },
+    },
+    "additionalProperties": True,
+}
+
+
+def _document_problems(schema: dict[str, Any]) -> None:
+    """Every error is problem+json, whatever FastAPI assumes (its 422 `detail` shape): declare
+    it so on each error response and add a `default` one, so clients and schema-based
+    fuzzers can rely on the declared shape of any 4xx/5xx."""
+    schemas = schema["components"].setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
+    content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for item in schema["paths"].values():
+        for op in item.values():
+            if not isinstance(op, dict) or "responses" not in op:
+                continue
+            responses = op["responses"]
+            for code, response in responses.items():
+                if code == "default" or code[0] in "45":
+                    response["content"] = content
+            responses.setdefault("default", {"description": "An error.", "content": content})
+    text = json.dumps(schema["paths"])
+    for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's, now unreferenced
+        if f"#/components/schemas/{name}" not in text:
+            schemas.pop(name, None)
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
