@@ -13,6 +13,7 @@ import pytest
 # Settings are read once per process: fix them before Plaza is imported.
 os.environ.setdefault("PLAZA_SECRET_KEY", secrets.token_urlsafe(48))
 os.environ["PLAZA_DISPATCHER"] = "off"
+os.environ.setdefault("PLAZA_RATE_LIMIT_ENABLED", "false")  # tests/security turns it on
 os.environ.setdefault("PLAZA_ARGON2_TIME_COST", "1")
 os.environ.setdefault("PLAZA_ARGON2_MEMORY_COST_KIB", "1024")
 os.environ.setdefault("PLAZA_ARGON2_PARALLELISM", "1")

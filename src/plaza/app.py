@@ -15,8 +15,10 @@ from plaza import __version__
 from plaza.config import Settings, get_settings
 from plaza.db import Database
 from plaza.errors import PROBLEM_MEDIA_TYPE
-from plaza.http import BodyLimitMiddleware, SecurityHeadersMiddleware, install_error_handlers
+from plaza.http import install_error_handlers
 from plaza.identity.auth import api_routes, route_access
+from plaza.privacy.audit import AuditMiddleware
+from plaza.security import install_security
 
 DESCRIPTION = """
 Plaza's commerce API. Every operation states who may call it (`x-plaza-access`).
@@ -31,8 +33,16 @@ def _routers() -> list[Any]:
     from plaza.identity import api as identity
     from plaza.inventory import api as inventory
     from plaza.ordering import api as ordering
+    from plaza.privacy import api as privacy
 
-    return [core_api.router, identity.router, catalog.router, inventory.router, ordering.router]
+    return [
+        core_api.router,
+        identity.router,
+        catalog.router,
+        inventory.router,
+        ordering.router,
+        privacy.router,
+    ]
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -96,9 +106,9 @@ def _document_problems(schema: dict[str, Any]) -> None:
                 if code == "default" or code[0] in "45":
                     response["content"] = content
             responses.setdefault("default", {"description": "An error.", "content": content})
-    text = json.dumps(schema["paths"])
     for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's, now unreferenced
-        if f"#/components/schemas/{name}" not in text:
+        others = {k: v for k, v in schemas.items() if k != name}
+        if f"#/components/schemas/{name}" not in json.dumps([schema["paths"], others]):
             schemas.pop(name, None)
 
 
@@ -131,9 +141,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     import plaza.subscribers  # noqa: F401 - every context's subscribers and sign-in hooks
 
     install_error_handlers(app)
+    install_security(app, settings)  # before the routers: it adds an app-wide dependency
     for router in _routers():
         app.include_router(router)
-    app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(AuditMiddleware)  # who did what: staff and partner writes
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

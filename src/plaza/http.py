@@ -1,4 +1,6 @@
-"""HTTP plumbing shared by every router: problem+json handlers and ASGI middleware."""
+"""HTTP plumbing shared by every router: problem+json handlers and the body limit.
+
+Security headers, CSRF and rate limits live in ``plaza.security``."""
 
 from __future__ import annotations
 
@@ -25,9 +27,17 @@ from plaza.errors import (
     UNSUPPORTED_MEDIA_TYPE,
     VALIDATION,
     ProblemError,
+    problem_type,
 )
 
 log = logging.getLogger("plaza.http")
+
+HEADERS_TOO_LARGE = problem_type(
+    "headers-too-large",
+    "Request headers too large",
+    431,
+    "The request's header section exceeds the configured maximum size (cookies included).",
+)
 
 
 def problem_response(exc: ProblemError, request: Request | None = None) -> JSONResponse:
@@ -178,25 +188,24 @@ class BodyLimitMiddleware:
         await problem_response(self._problem())(scope, receive, send)
 
 
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"strict-origin-when-cross-origin"),
-    (b"x-frame-options", b"DENY"),
-]
+class HeaderLimitMiddleware:
+    """Refuse requests whose header section is over ``max_bytes`` with 431 problem+json.
 
+    uvicorn's default HTTP parser (httptools) accepts headers of any size; this keeps the
+    app from processing them. The memory to receive them is the front proxy's to bound."""
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
+        self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        if scope["type"] == "http":
+            # As on the wire: "name: value\r\n" per field.
+            size = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+            if size > self.max_bytes:
+                problem = ProblemError(
+                    HEADERS_TOO_LARGE, f"the limit is {self.max_bytes} bytes", limit=self.max_bytes
+                )
+                await problem_response(problem)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

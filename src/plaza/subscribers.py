@@ -11,13 +11,23 @@ HOUSEKEEPING: list[Callable[[Database], object]] = []
 
 
 def _register_all() -> None:
-    """Import each context's subscriber module (they register themselves on import)."""
+    """Import each context's subscriber module (they register themselves on import), and
+    its data-rights handlers (``privacy`` modules, see ``plaza.privacy.registry``)."""
+    from plaza.catalog import privacy as _catalog_privacy  # noqa: F401
     from plaza.catalog import subscribers as _catalog  # noqa: F401
     from plaza.idempotency import purge_job  # Idempotency-Key records expire after 24 h
+    from plaza.identity import privacy as _identity_privacy  # noqa: F401
+    from plaza.identity.oidc_service import purge_job as _sso_purge
+    from plaza.inventory import privacy as _inventory_privacy  # noqa: F401
     from plaza.inventory import subscribers as _inventory  # noqa: F401
+    from plaza.ordering import privacy as _ordering_privacy  # noqa: F401
     from plaza.ordering import subscribers as _ordering  # noqa: F401
+    from plaza.privacy import audit as _audit  # noqa: F401
+    from plaza.privacy import platform as _platform_privacy  # noqa: F401
+    from plaza.privacy import service as _privacy  # noqa: F401
 
     HOUSEKEEPING.append(purge_job)
+    HOUSEKEEPING.append(_sso_purge)  # expired single sign-on attempts
 
 
 _register_all()

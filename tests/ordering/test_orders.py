@@ -181,4 +181,5 @@ def test_unpaid_order_is_cancelled_when_its_hold_expires(client, db, shop, custo
         json={"token": "tok_visa"},
         headers=customer.headers,
     )
-    assert r.status_code == 201 and r.json()["status"] == "cancelled"
+    assert r.status_code == 409 and r.json()["type"] == "/problems/checkout-orders-cancelled"
+    assert r.json()["checkout"]["status"] == "cancelled"

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Response
 
 from plaza.db import Database
 from plaza.deps import get_db
-from plaza.identity import service
+from plaza.identity import oidc_api, service
 from plaza.identity.auth import SCOPES, Customer, MerchantAccess, PlatformAdmin, Principal, Public
 from plaza.identity.models import MerchantRole, User
 from plaza.identity.schemas import (
@@ -29,12 +29,18 @@ from plaza.identity.schemas import (
 )
 from plaza.identity.tokens import issue_token
 from plaza.pagination import Page, PageParams, decode_cursor, encode_cursor
+from plaza.security.ratelimit import login_rate_limit, registration_rate_limit
 
 router = APIRouter(tags=["identity"])
 admin_only = MerchantAccess(MerchantRole.ADMIN)
 
 
-@router.post("/auth/register", status_code=201, response_model=UserOut)
+@router.post(
+    "/auth/register",
+    status_code=201,
+    response_model=UserOut,
+    dependencies=[Depends(registration_rate_limit)],
+)
 def register(
     body: RegisterIn, db: Database = Depends(get_db), _: Principal = Depends(Public())
 ) -> UserOut:
@@ -45,7 +51,7 @@ def register(
         )
 
 
-@router.post("/auth/token", response_model=TokenOut)
+@router.post("/auth/token", response_model=TokenOut, dependencies=[Depends(login_rate_limit)])
 def token(
     body: TokenIn, db: Database = Depends(get_db), _: Principal = Depends(Public())
 ) -> TokenOut:
@@ -212,3 +218,6 @@ def revoke_key(
     """Revoke an API key at once."""
     with db.transaction() as s:
         return ApiKeyOut.model_validate(service.revoke_api_key(s, merchant_id, key_id))
+
+
+router.include_router(oidc_api.router)  # single sign-on (docs/sso.md)

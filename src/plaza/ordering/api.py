@@ -201,15 +201,24 @@ def _checkout_response(
         response = JSONResponse(
             body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=err.headers
         )
-    elif outcome.declined:
-        code = outcome.declined[0][1]
-        err = ProblemError(
-            PAYMENT_DECLINED,
-            f"the payment was declined ({code})",
-            decline_code=code,
-            checkout_id=str(checkout_id),
-            checkout=view,
-        )
+    elif outcome.declined or outcome.cancelled:
+        if outcome.declined:
+            code = outcome.declined[0][1]
+            err = ProblemError(
+                PAYMENT_DECLINED,
+                f"the payment was declined ({code})",
+                decline_code=code,
+                checkout_id=str(checkout_id),
+                checkout=view,
+            )
+        else:
+            err = ProblemError(
+                flows.ORDERS_CANCELLED,
+                f"{len(outcome.cancelled)} order(s) cancelled before payment",
+                cancelled_order_ids=[str(o) for o in outcome.cancelled],
+                checkout_id=str(checkout_id),
+                checkout=view,
+            )
         status, body = err.status, err.to_dict(path)
         response = JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
     else:
@@ -242,7 +251,7 @@ def _replay(claim: idem.Claim) -> JSONResponse | None:
     response_model=CheckoutOut,
     responses={
         402: {"description": "Payment declined (problem+json)"},
-        409: {"description": "Out of stock, cart closed, key in use"},
+        409: {"description": "Out of stock, cart closed, key in use, orders cancelled"},
         503: {"description": "Payment outcome unknown: retry with the same key"},
     },
 )

@@ -50,6 +50,14 @@ from plaza.ordering.payments import (
 log = logging.getLogger(__name__)
 
 CART_EMPTY = problem_type("cart-empty", "Cart is empty", 422, "Add items before checking out.")
+ORDERS_CANCELLED = problem_type(
+    "checkout-orders-cancelled",
+    "Orders cancelled before payment",
+    409,
+    "An order of the checkout was cancelled before it was paid (its stock hold expired, or "
+    "the merchant cancelled it): it will not ship, and any money taken for it is refunded. "
+    "`checkout` shows every order; check those items out again in a new cart.",
+)
 REFUND_TOO_LARGE = problem_type(
     "refund-exceeds-captured",
     "Refund exceeds what was paid",
@@ -66,6 +74,7 @@ REFUND_COMPLETED = event_type("refund.completed", "Money went back to the custom
 class PaymentOutcome:
     declined: list[tuple[uuid.UUID, str | None]] = field(default_factory=list)
     timed_out: list[uuid.UUID] = field(default_factory=list)
+    cancelled: list[uuid.UUID] = field(default_factory=list)  # orders, never to be paid
 
 
 def place_orders(
@@ -227,9 +236,36 @@ def pay_pending(
             refresh_checkout_status(s, checkout_id)
         if not result.ok:
             outcome.declined.append((payment_id, result.decline_code))
+    if (refunds_queued or not fresh) and not outcome.timed_out:
+        # A resumed attempt pays only what was still pending: an order an earlier attempt
+        # saw declined is still unpaid, and one whose hold lapsed meanwhile was cancelled
+        # (its late payment is refunded). The answer must say so rather than 201.
+        with db.reading() as s:
+            outcome.declined = unpaid_declines(s, checkout_id)
+            outcome.cancelled = list(
+                s.scalars(
+                    select(Order.id)
+                    .where(Order.checkout_id == checkout_id, Order.status == OrderStatus.CANCELLED)
+                    .order_by(Order.id)
+                )
+            )
     if refunds_queued:
         settle_refunds(db, provider)
     return outcome
+
+
+def unpaid_declines(s: Session, checkout_id: uuid.UUID) -> list[tuple[uuid.UUID, str | None]]:
+    """(payment id, decline code) of the latest payment of each order of the checkout that
+    still awaits payment, where that payment was declined."""
+    latest: dict[uuid.UUID, tuple[uuid.UUID, PaymentStatus, str | None]] = {}
+    for payment_id, order_id, status, code in s.execute(
+        select(Payment.id, Payment.order_id, Payment.status, Payment.failure_code)
+        .join(Order, Order.id == Payment.order_id)
+        .where(Order.checkout_id == checkout_id, Order.status == OrderStatus.PLACED)
+        .order_by(Payment.id)
+    ):
+        latest[order_id] = (payment_id, status, code)
+    return [(pid, code) for pid, status, code in latest.values() if status == PaymentStatus.FAILED]
 
 
 def apply_payment_result(
