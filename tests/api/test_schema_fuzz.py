@@ -301,7 +301,7 @@ def test_api_conforms_to_its_schema(case, world: World, fuzzed: set[str]) -> Non
 def test_every_operation_was_fuzzed(app, fuzzed: set[str]) -> None:  # type: ignore[no-untyped-def]
     """Runs after the fuzz (same module, same worker): it covered the whole schema."""
     if not fuzzed:
-        pytest.skip("the fuzz did not run in this session (deselected)")
+        pytest.skip(reason="the fuzz did not run in this session (deselected)")
     published = {
         f"{method.upper()} {path}"
         for path, item in app.openapi()["paths"].items()

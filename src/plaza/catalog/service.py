@@ -43,6 +43,7 @@ from plaza.catalog.schemas import (
     CategoryPatch,
     MediaOut,
     OptionOut,
+    PriceIn,
     PriceOut,
     PriceRange,
     ProductIn,
@@ -432,6 +433,34 @@ def _event(
 # ----------------------------------------------------------------------- products
 
 
+def _add_prices(s: Session, variant: Variant, prices: Iterable[PriceIn]) -> None:
+    for p in prices:
+        s.add(
+            VariantPrice(
+                variant_id=variant.id,
+                merchant_id=variant.merchant_id,
+                currency=p.currency,
+                amount=p.amount,
+                compare_at_amount=p.compare_at_amount,
+            )
+        )
+
+
+def _variant_created_events(s: Session, variant: Variant, prices: Iterable[PriceIn]) -> None:
+    _event(
+        s,
+        VARIANT_CREATED,
+        aggregate="variant",
+        ident=variant.id,
+        merchant_id=variant.merchant_id,
+        variant_id=str(variant.id),
+        product_id=str(variant.product_id),
+        sku=variant.sku,
+    )
+    for p in prices:
+        _price_event(s, variant, p.currency, p.amount, None, p.compare_at_amount)
+
+
 def create_product(s: Session, merchant_id: uuid.UUID, data: ProductIn) -> Product:
     """Create a product with its variants and prices in one unit of work."""
     identity.get_merchant(s, merchant_id)
@@ -520,16 +549,7 @@ def create_product(s: Session, merchant_id: uuid.UUID, data: ProductIn) -> Produ
         variants.append((variant, v))
     _flush(s)
     for variant, v in variants:
-        for p in v.prices:
-            s.add(
-                VariantPrice(
-                    variant_id=variant.id,
-                    merchant_id=merchant_id,
-                    currency=p.currency,
-                    amount=p.amount,
-                    compare_at_amount=p.compare_at_amount,
-                )
-            )
+        _add_prices(s, variant, v.prices)
     _flush(s)
     reindex(s, product)
     bump_catalog_version(s, merchant_id)
@@ -545,18 +565,7 @@ def create_product(s: Session, merchant_id: uuid.UUID, data: ProductIn) -> Produ
         variant_ids=[str(variant.id) for variant, _ in variants],
     )
     for variant, v in variants:
-        _event(
-            s,
-            VARIANT_CREATED,
-            aggregate="variant",
-            ident=variant.id,
-            merchant_id=merchant_id,
-            variant_id=str(variant.id),
-            product_id=str(product.id),
-            sku=variant.sku,
-        )
-        for p in v.prices:
-            _price_event(s, variant, p.currency, p.amount, None, p.compare_at_amount)
+        _variant_created_events(s, variant, v.prices)
     return product
 
 
@@ -782,29 +791,9 @@ def add_variant(
     )
     s.add(variant)
     _flush(s)
-    for p in data.prices:
-        s.add(
-            VariantPrice(
-                variant_id=variant.id,
-                merchant_id=merchant_id,
-                currency=p.currency,
-                amount=p.amount,
-                compare_at_amount=p.compare_at_amount,
-            )
-        )
+    _add_prices(s, variant, data.prices)
     _touch(s, product)
-    _event(
-        s,
-        VARIANT_CREATED,
-        aggregate="variant",
-        ident=variant.id,
-        merchant_id=merchant_id,
-        variant_id=str(variant.id),
-        product_id=str(product.id),
-        sku=variant.sku,
-    )
-    for p in data.prices:
-        _price_event(s, variant, p.currency, p.amount, None, p.compare_at_amount)
+    _variant_created_events(s, variant, data.prices)
     return variant
 
 
