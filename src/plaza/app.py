@@ -33,6 +33,9 @@ def _routers() -> list[Any]:
     from plaza.identity import api as identity
     from plaza.inventory import api as inventory
     from plaza.ordering import api as ordering
+    from plaza.personas.customer import api as customer_personas
+    from plaza.personas.recommend import api as recommend
+    from plaza.personas.segments import api as segments
     from plaza.privacy import api as privacy
 
     return [
@@ -41,6 +44,9 @@ def _routers() -> list[Any]:
         catalog.router,
         inventory.router,
         ordering.router,
+        customer_personas.router,
+        recommend.router,
+        segments.router,
         privacy.router,
     ]
 

@@ -12,9 +12,13 @@ import typer
 from rich.console import Console
 
 from plaza.config import get_settings
+from plaza.personas.recommend.cli import app as recommend_app
+from plaza.personas.segments.cli import app as personas_app
 
 app = typer.Typer(help="Plaza: omni-channel social commerce platform.", no_args_is_help=True)
 console = Console()
+app.add_typer(recommend_app, name="recommend")
+app.add_typer(personas_app, name="personas")
 
 
 @app.command()

@@ -11,7 +11,7 @@ import datetime as dt
 import enum
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -199,3 +199,16 @@ class Database:
 @lru_cache(maxsize=1)
 def get_database() -> Database:
     return Database()
+
+
+IN_CHUNK = 500  # ids per IN (...) list: well under SQLite's and psycopg's parameter limits
+
+
+def in_chunks(s: Session, q: Any, column: Any, ids: Collection[uuid.UUID] | None) -> Iterator[Any]:
+    """Rows of ``q`` over everything (``ids`` None) or restricted to ``ids``, in chunks."""
+    if ids is None:
+        yield from s.execute(q)
+        return
+    items = list(ids)
+    for i in range(0, len(items), IN_CHUNK):
+        yield from s.execute(q.where(column.in_(items[i : i + IN_CHUNK])))

@@ -27,7 +27,7 @@ import time
 import unicodedata
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from random import Random
@@ -1949,6 +1949,34 @@ def _counts(s: Session) -> dict[str, Any]:
     }
 
 
+def _extra_seeds() -> list[tuple[str, Callable[[Database, Random], dict[str, int]]]]:
+    """Each context's demo content, added to the loaded world in this order: customisable
+    products, the customers' profiles, personas and activity (from the dated order history),
+    merchants' strategic personas, then embeddings and a trained recommender."""
+    from plaza.catalog import customisation_demo
+    from plaza.personas.customer import demo as customer_demo
+    from plaza.personas.recommend import demo as recommend_demo
+    from plaza.personas.segments import demo as segments_demo
+
+    return [
+        ("Customisable products", customisation_demo.seed),
+        ("Customer profiles and personas", customer_demo.seed),
+        ("Strategic personas", segments_demo.seed),
+        ("Embeddings and recommender", recommend_demo.seed),
+    ]
+
+
+def _load_extras(db: Database, rng: Random, progress: Progress) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    seeds = _extra_seeds()
+    task = progress.add_task("Personas and recommendations", total=len(seeds))
+    for name, seed in seeds:
+        progress.update(task, description=name)
+        counts.update(seed(db, Random(rng.getrandbits(64))))
+        progress.advance(task)
+    return counts
+
+
 def _summary(db: Database, status: str, **extra: Any) -> dict[str, Any]:
     with db.reading() as s:
         counts = _counts(s)
@@ -2074,6 +2102,7 @@ def load_demo(
             progress.advance(task)
 
         _date_history(db, world)
+        extras = _load_extras(db, Random(rng.getrandbits(64)), progress)
         with db.transaction() as s:  # last: its presence means the load finished
             admin = _user(s, world, ADMIN_EMAIL, "Plaza admin", admin=True)
             admin.created_at = admin.updated_at = world.before_orders - dt.timedelta(days=220)
@@ -2084,6 +2113,7 @@ def load_demo(
         db,
         "loaded",
         seed=seed,
+        **extras,
         events_completed=delivered,
         seconds=round(time.perf_counter() - started, 1),
     )

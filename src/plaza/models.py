@@ -8,4 +8,5 @@ from plaza.identity import models as identity_models  # noqa: F401
 from plaza.inventory import models as inventory_models  # noqa: F401
 from plaza.ordering import models as ordering_models  # noqa: F401
 from plaza.ordering import sandbox as payment_sandbox  # noqa: F401
+from plaza.personas import models as personas_models  # noqa: F401
 from plaza.privacy import models as privacy_models  # noqa: F401

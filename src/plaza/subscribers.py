@@ -22,6 +22,10 @@ def _register_all() -> None:
     from plaza.inventory import subscribers as _inventory  # noqa: F401
     from plaza.ordering import privacy as _ordering_privacy  # noqa: F401
     from plaza.ordering import subscribers as _ordering  # noqa: F401
+    from plaza.personas import privacy as _personas_privacy  # noqa: F401
+    from plaza.personas import subscribers as _personas  # noqa: F401
+    from plaza.personas.recommend import subscribers as _recommend  # noqa: F401
+    from plaza.personas.segments import subscribers as _segments  # noqa: F401
     from plaza.privacy import audit as _audit  # noqa: F401
     from plaza.privacy import platform as _platform_privacy  # noqa: F401
     from plaza.privacy import service as _privacy  # noqa: F401

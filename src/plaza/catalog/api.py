@@ -8,14 +8,15 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, StringConstraints
 from sqlalchemy.orm import Session
 
 from plaza import idempotency
-from plaza.catalog import service
+from plaza.catalog import customisation, service
+from plaza.catalog.base import has_nul
 from plaza.catalog.cache import cache_for
 from plaza.catalog.models import ProductStatus
 from plaza.catalog.schemas import (
@@ -34,12 +35,12 @@ from plaza.catalog.schemas import (
     VariantIn,
     VariantOut,
     VariantPatch,
-    has_nul,
 )
 from plaza.catalog.search import ProductQuery, parse_query
 from plaza.db import Database
 from plaza.deps import get_db
 from plaza.errors import VALIDATION, ProblemError
+from plaza.etags import if_match, with_etag
 from plaza.identity.auth import MerchantAccess, PlatformAdmin, Principal, Public
 from plaza.identity.models import MerchantRole
 from plaza.money import MAX_AMOUNT, Currency
@@ -183,6 +184,21 @@ async def get_storefront_product(
     )
 
 
+@router.post("/products/{product_id}/configurations/quote", response_model=customisation.QuoteOut)
+def quote_configuration(
+    product_id: uuid.UUID,
+    body: customisation.QuoteIn,
+    db: Database = Depends(get_db),
+    _: Principal = Depends(Public()),
+) -> customisation.QuoteOut:
+    """Validate and price a configuration of a customisable product's variant: unit price
+    (variant price + option deltas) with a per-group breakdown, lead time, made-to-order,
+    the canonical form and its digest. Changes nothing. Invalid: 422 `configuration-invalid`
+    with `violations`."""
+    with db.reading() as s:
+        return customisation.quote(s, product_id, body)
+
+
 @router.get("/categories", response_model=Page[CategoryNode])
 async def list_categories(
     shape: str = Query("flat", pattern="^(flat|tree)$", description="`flat` or `tree`."),
@@ -241,29 +257,8 @@ def patch_category(
 # ------------------------------------------------------------------ back-office
 
 
-def _if_match(
-    if_match: str | None = Header(
-        None,
-        alias="If-Match",
-        max_length=64,
-        description='The product `version` you last read, as an ETag (`"3"`); 409 if stale.',
-    ),
-) -> int | None:
-    if if_match is None or if_match.strip() == "*":
-        return None
-    m = re.fullmatch(r'\s*(?:W/)?"?(\d{1,10})"?\s*', if_match)
-    if m is None:
-        raise ProblemError(
-            VALIDATION,
-            'If-Match takes the product version as an ETag, e.g. "3"',
-            errors=[{"loc": ["header", "If-Match"], "msg": "expected a version ETag"}],
-        )
-    return int(m.group(1))
-
-
-def _etag(response: Response, product: ProductOut) -> ProductOut:
-    response.headers["ETag"] = f'"{product.version}"'
-    return product
+_if_match = if_match("product")
+_etag = with_etag
 
 
 @router.get("/merchants/{merchant_id}/products", response_model=Page[ProductOut])
@@ -355,6 +350,48 @@ def archive_product(
     """Archive the product (data is kept; PATCH `status` restores it). Idempotent."""
     with db.transaction() as s:
         product = service.archive_product(s, merchant_id, product_id, expected_version=expected)
+        return _etag(response, service.product_view(s, product))
+
+
+@router.put(
+    "/merchants/{merchant_id}/products/{product_id}/customisation", response_model=ProductOut
+)
+def put_customisation(
+    merchant_id: uuid.UUID,
+    product_id: uuid.UUID,
+    body: customisation.CustomisationSpec,
+    response: Response,
+    expected: int | None = Depends(_if_match),
+    db: Database = Depends(get_db),
+    _: Principal = Depends(can_write),
+) -> ProductOut:
+    """Make the product customisable, or replace its spec (see docs/customisation.md).
+    The spec is checked as a whole (422 `customisation-spec-invalid` names each fault's
+    path); `If-Match` makes the change conditional on the product version."""
+    with db.transaction() as s:
+        product = customisation.set_customisation(
+            s, merchant_id, product_id, body, expected_version=expected
+        )
+        return _etag(response, service.product_view(s, product))
+
+
+@router.delete(
+    "/merchants/{merchant_id}/products/{product_id}/customisation", response_model=ProductOut
+)
+def delete_customisation(
+    merchant_id: uuid.UUID,
+    product_id: uuid.UUID,
+    response: Response,
+    expected: int | None = Depends(_if_match),
+    db: Database = Depends(get_db),
+    _: Principal = Depends(can_write),
+) -> ProductOut:
+    """Make the product plain again (idempotent). Configured cart lines of it can no longer
+    be checked out (`product-not-customisable`); placed orders keep their configuration."""
+    with db.transaction() as s:
+        product = customisation.remove_customisation(
+            s, merchant_id, product_id, expected_version=expected
+        )
         return _etag(response, service.product_view(s, product))
 
 

@@ -70,6 +70,8 @@ class Product(IdMixin, TimestampMixin, Base):
     # Optimistic concurrency: the service adds one per change of the product, its variants
     # or prices; every UPDATE also checks it still holds the value read (version counter).
     version: Mapped[int] = mapped_column(default=1)
+    # Mass customisation spec (catalog/customisation.py), checked on save; None: plain.
+    customisation: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
 
     __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -19,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+from plaza.catalog.base import Strict
+from plaza.catalog.customisation import CustomisationSpec
 from plaza.catalog.models import ProductStatus, VariantStatus
 from plaza.money import MAX_AMOUNT, Currency
 
@@ -65,29 +67,6 @@ def _http_url(value: str) -> str:
 
 
 HttpUrlText = Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_http_url)]
-
-
-def has_nul(value: Any) -> bool:
-    """Whether any string in ``value`` (nested lists and dicts too) holds a NUL character,
-    which PostgreSQL text cannot store: refuse it as invalid input, never a 500."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(has_nul(v) for v in value)
-    return False
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        if has_nul(data):
-            raise ValueError("text cannot contain NUL characters")
-        return data
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -312,6 +291,9 @@ class ProductOut(BaseModel):
     options: list[OptionOut]
     version: int
     variants: list[VariantOut]
+    customisation: CustomisationSpec | None = Field(
+        None, description="Mass customisation spec; null for a plain product."
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -355,6 +337,11 @@ class StorefrontProductSummary(BaseModel):
 
 class StorefrontProduct(StorefrontProductSummary):
     description: str
+    customisation: CustomisationSpec | None = Field(
+        None,
+        description="What a shopper may configure (see docs/customisation.md); null for a "
+        "plain product. Price a configuration with `POST …/configurations/quote`.",
+    )
 
 
 class CategoryOut(BaseModel):

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from plaza.catalog import search
+from plaza.catalog import customisation, search
 from plaza.catalog.cache import mark_dirty
 from plaza.catalog.gtin import normalise_gtin
 from plaza.catalog.models import (
@@ -994,6 +994,7 @@ def _product_out(p: Product, variants: list[VariantOut]) -> ProductOut:
         options=[OptionOut(**o) for o in p.options],
         version=p.version,
         variants=variants,
+        customisation=customisation.load_spec(p.customisation),
         created_at=p.created_at,
         updated_at=p.updated_at,
     )
@@ -1119,7 +1120,7 @@ def storefront_product(s: Session, product_id: uuid.UUID, currency: str) -> Stor
     """An active product of an active merchant, as shoppers see it; 404 otherwise."""
     _check_currency(currency)
     row = s.execute(
-        select(*_SUMMARY_COLUMNS, _P.c.description).where(
+        select(*_SUMMARY_COLUMNS, _P.c.description, _P.c.customisation).where(
             _P.c.id == product_id,
             _P.c.status == ProductStatus.ACTIVE,
             _P.c.merchant_id.in_(search.active_merchant_ids()),
@@ -1129,7 +1130,9 @@ def storefront_product(s: Session, product_id: uuid.UUID, currency: str) -> Stor
         raise not_found("product", product_id)
     variants = _storefront_variants(s, [row.id], currency).get(row.id, [])
     return StorefrontProduct(
-        **_summary_fields(row, variants, currency), description=row.description
+        **_summary_fields(row, variants, currency),
+        description=row.description,
+        customisation=customisation.load_spec(row.customisation),
     )
 
 

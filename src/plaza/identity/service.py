@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from plaza.db import utcnow
+from plaza.db import in_chunks, utcnow
 from plaza.errors import CONFLICT, ProblemError, not_found, problem_type
 from plaza.events import emit, event_type
 from plaza.identity.auth import API_KEY_PREFIX, SCOPES, hash_api_key
@@ -294,3 +295,9 @@ def sign_in(
     for hook in SIGN_IN_HOOKS:
         merged = hook(s, user.id, cart_token) or merged
     return user, merged
+
+
+def active_signups(s: Session, user_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, dt.datetime]:
+    """When each of ``user_ids`` signed up, for accounts that are still active (bulk)."""
+    q = select(User.id, User.created_at).where(User.is_active.is_(True))
+    return dict(in_chunks(s, q, User.id, user_ids))

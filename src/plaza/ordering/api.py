@@ -10,13 +10,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from plaza import idempotency as idem
-from plaza.catalog import service as catalog
 from plaza.config import Settings
 from plaza.db import Database
 from plaza.deps import get_db
 from plaza.errors import CATALOGUE, PROBLEM_MEDIA_TYPE, ProblemError
 from plaza.identity.auth import CartHolder, Customer, MerchantAccess, Principal, Public
-from plaza.inventory import service as inventory
 from plaza.ordering import carts, flows, orders, returns, service
 from plaza.ordering.models import Order, OrderStatus, Return, ReturnStatus
 from plaza.ordering.payments import PAYMENT_DECLINED, PAYMENT_PENDING, PaymentProvider
@@ -106,20 +104,6 @@ def get_cart(
         return service.cart_view(s, carts.get_cart(s, cart_id, _access(p, x_cart_token)))
 
 
-def _check_line(s: Any, cart: Any, variant_id: uuid.UUID, quantity: int) -> uuid.UUID:
-    sv = catalog.get_sellable_variants(s, [variant_id], cart.currency)[variant_id]
-    have = inventory.available(s, variant_id)
-    if have < quantity:
-        raise ProblemError(
-            CATALOGUE["out-of-stock"],
-            f"only {have} available",
-            variant_id=str(variant_id),
-            requested=quantity,
-            available=have,
-        )
-    return sv.merchant_id
-
-
 @router.post("/carts/{cart_id}/lines", status_code=201, response_model=CartOut)
 def add_line(
     cart_id: uuid.UUID,
@@ -129,14 +113,24 @@ def add_line(
     x_cart_token: str | None = CartToken,
 ) -> CartOut:
     """Add units of a variant (adds to an existing line). Stock is checked, not held:
-    it is reserved at checkout."""
+    it is reserved at checkout. A customisable product takes a `configuration`, validated
+    and priced server-side; each distinct configuration is a line of its own."""
     with db.transaction() as s:
         cart = carts.get_cart(s, cart_id, _access(p, x_cart_token), for_update=True)
         carts.require_open(cart)
-        line = next((ln for ln in cart.lines if ln.variant_id == body.variant_id), None)
-        total = body.quantity + (line.quantity if line else 0)
-        merchant_id = _check_line(s, cart, body.variant_id, total)
-        carts.set_line(s, cart, body.variant_id, body.quantity, merchant_id=merchant_id, add=True)
+        config = body.configuration.model_dump() if body.configuration is not None else None
+        # Stock is counted over every line of the variant, this one's units included.
+        checked = service.check_cart_line(s, cart, body.variant_id, config, body.quantity)
+        carts.set_line(
+            s,
+            cart,
+            body.variant_id,
+            body.quantity,
+            merchant_id=checked.merchant_id,
+            add=True,
+            configuration=checked.stored,
+            digest=checked.digest,
+        )
     return _view(db, cart_id)
 
 
@@ -159,8 +153,19 @@ def patch_line(
             )
         merchant_id = line.merchant_id
         if body.quantity > 0:
-            merchant_id = _check_line(s, cart, line.variant_id, body.quantity)
-        carts.set_line(s, cart, line.variant_id, body.quantity, merchant_id=merchant_id, add=False)
+            merchant_id = service.check_cart_line(
+                s, cart, line.variant_id, line.configuration, body.quantity, line=line
+            ).merchant_id
+        carts.set_line(
+            s,
+            cart,
+            line.variant_id,
+            body.quantity,
+            merchant_id=merchant_id,
+            add=False,
+            configuration=line.configuration,
+            digest=line.configuration_digest,
+        )
     return _view(db, cart_id)
 
 

@@ -8,6 +8,7 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -122,10 +123,20 @@ def set_line(
     *,
     merchant_id: uuid.UUID,
     add: bool,
+    configuration: dict[str, Any] | None = None,
+    digest: str = "",
 ) -> CartLine | None:
-    """Add to or set a line's quantity; a resulting quantity of 0 removes the line."""
+    """Add to or set a line's quantity; a resulting quantity of 0 removes the line. Lines
+    are per variant and configuration ``digest`` ("" for a plain item)."""
     require_open(cart)
-    line = next((ln for ln in cart.lines if ln.variant_id == variant_id), None)
+    line = next(
+        (
+            ln
+            for ln in cart.lines
+            if ln.variant_id == variant_id and ln.configuration_digest == digest
+        ),
+        None,
+    )
     new_qty = (line.quantity if (line and add) else 0) + quantity
     if new_qty > MAX_LINE_QUANTITY:
         raise ProblemError(CART_FULL, f"at most {MAX_LINE_QUANTITY} units per line")
@@ -137,7 +148,13 @@ def set_line(
     if line is None:
         if len(cart.lines) >= MAX_CART_LINES:
             raise ProblemError(CART_FULL, f"at most {MAX_CART_LINES} lines per cart")
-        line = CartLine(variant_id=variant_id, merchant_id=merchant_id, quantity=new_qty)
+        line = CartLine(
+            variant_id=variant_id,
+            merchant_id=merchant_id,
+            quantity=new_qty,
+            configuration=configuration,
+            configuration_digest=digest,
+        )
         cart.lines.append(line)
     else:
         line.quantity = new_qty
@@ -173,11 +190,23 @@ def merge_anonymous_cart(s: Session, user_id: uuid.UUID, token: str | None) -> u
         s.flush()
         return anon.id
     for line in list(anon.lines):
-        existing = next((ln for ln in target.lines if ln.variant_id == line.variant_id), None)
+        existing = next(
+            (
+                ln
+                for ln in target.lines
+                if ln.variant_id == line.variant_id
+                and ln.configuration_digest == line.configuration_digest
+            ),
+            None,
+        )
         if existing is None:
             target.lines.append(
                 CartLine(
-                    variant_id=line.variant_id, merchant_id=line.merchant_id, quantity=line.quantity
+                    variant_id=line.variant_id,
+                    merchant_id=line.merchant_id,
+                    quantity=line.quantity,
+                    configuration=line.configuration,
+                    configuration_digest=line.configuration_digest,
                 )
             )
         else:

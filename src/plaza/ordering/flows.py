@@ -22,7 +22,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from plaza.catalog import customisation
 from plaza.catalog import service as catalog
+from plaza.catalog.customisation import ConfigurationOut
 from plaza.db import Database
 from plaza.errors import ProblemError, not_found, problem_type
 from plaza.events import emit, event_type
@@ -89,14 +91,24 @@ def place_orders(
     reservation_ttl: int,
     actor: str,
 ) -> Checkout:
-    """Step 1: one order per merchant, stock reserved, a pending payment per order."""
+    """Step 1: one order per merchant, stock reserved, a pending payment per order.
+
+    Configured lines are re-validated and re-priced against the current spec (it may have
+    changed since they were added): an invalid one fails the whole checkout with its
+    problem, nothing placed. Made-to-order lines reserve no stock (they are produced after
+    the order); the other lines of a variant share one reservation."""
     require_open(cart)
     if not cart.lines:
         raise ProblemError(CART_EMPTY)
     sellable = catalog.get_sellable_variants(s, [ln.variant_id for ln in cart.lines], cart.currency)
-    by_merchant: dict[uuid.UUID, list[tuple[uuid.UUID, int]]] = defaultdict(list)
+    specs = customisation.specs_for(s, {sv.product_id for sv in sellable.values()})
+    by_merchant: dict[uuid.UUID, list[_Placed]] = defaultdict(list)
     for ln in cart.lines:
-        by_merchant[sellable[ln.variant_id].merchant_id].append((ln.variant_id, ln.quantity))
+        sv = sellable[ln.variant_id]
+        config = customisation.configure_variant(specs.get(sv.product_id), sv, ln.configuration)
+        by_merchant[sv.merchant_id].append(
+            _Placed(ln.variant_id, ln.configuration_digest, ln.quantity, config)
+        )
     checkout = Checkout(
         cart_id=cart.id,
         customer_id=customer_id,
@@ -122,28 +134,21 @@ def place_orders(
         )
         s.add(order)
         s.flush()
-        for variant_id, qty in sorted(by_merchant[merchant_id]):
-            sv = sellable[variant_id]
-            held = inventory.reserve(
-                s,
-                merchant_id=merchant_id,
-                variant_id=variant_id,
-                quantity=qty,
-                reference=str(order.id),
-                ttl_seconds=reservation_ttl,
-            )
+        placed = sorted(by_merchant[merchant_id], key=lambda p: (p.variant_id, p.digest))
+        held = _reserve(s, order, merchant_id, placed, reservation_ttl)
+        for item in placed:
+            sv = sellable[item.variant_id]
             order.lines.append(
                 OrderLine(
                     merchant_id=merchant_id,
-                    variant_id=variant_id,
+                    variant_id=item.variant_id,
                     product_id=sv.product_id,
                     sku=sv.sku,
                     title=sv.title[:400],
-                    quantity=qty,
-                    unit_amount=sv.unit_amount,
-                    allocations=[
-                        {"location_id": str(r.location_id), "quantity": r.quantity} for r in held
-                    ],
+                    quantity=item.quantity,
+                    unit_amount=item.config.unit_amount if item.config else sv.unit_amount,
+                    allocations=held.get(id(item), []),
+                    configuration=item.config.model_dump(mode="json") if item.config else None,
                 )
             )
         order.subtotal_amount = sum(ln.unit_amount * ln.quantity for ln in order.lines)
@@ -164,6 +169,61 @@ def place_orders(
     cart.status = CartStatus.CHECKED_OUT
     s.flush()
     return checkout
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """A cart line on its way to an order line."""
+
+    variant_id: uuid.UUID
+    digest: str
+    quantity: int
+    config: ConfigurationOut | None
+
+    @property
+    def reserves(self) -> bool:
+        return self.config is None or not self.config.made_to_order
+
+
+def _reserve(
+    s: Session, order: Order, merchant_id: uuid.UUID, placed: list[_Placed], ttl: int
+) -> dict[int, list[dict[str, Any]]]:
+    """Hold stock for the lines that need it: one reservation per variant (a reference
+    holds one set per variant, so two lines of a variant must be held together), split
+    back over the lines as their allocations. Keyed by ``id()`` of each ``_Placed``."""
+    wanted: dict[uuid.UUID, list[_Placed]] = defaultdict(list)
+    for item in placed:
+        if item.reserves:
+            wanted[item.variant_id].append(item)
+    out: dict[int, list[dict[str, Any]]] = {}
+    for variant_id in sorted(wanted):
+        items = wanted[variant_id]
+        held = inventory.reserve(
+            s,
+            merchant_id=merchant_id,
+            variant_id=variant_id,
+            quantity=sum(i.quantity for i in items),
+            reference=str(order.id),
+            ttl_seconds=ttl,
+        )
+        locations = [str(r.location_id) for r in held]
+        left = [r.quantity for r in held]
+        at = 0
+        for item in items:
+            need, allocations = item.quantity, []
+            while need > 0:
+                take = min(need, left[at])
+                allocations.append({"location_id": locations[at], "quantity": take})
+                left[at] -= take
+                need -= take
+                at += left[at] == 0
+            out[id(item)] = allocations
+    return out
+
+
+def _holds_stock(order: Order) -> bool:
+    """Whether any line of the order reserved stock (made-to-order lines do not)."""
+    return any(not (ln.configuration or {}).get("made_to_order") for ln in order.lines)
 
 
 def add_payment_attempt(s: Session, checkout: Checkout, token: str, provider: str) -> int:
@@ -303,8 +363,9 @@ def apply_payment_result(
     )
     if order.status == OrderStatus.PLACED:
         try:
-            with s.begin_nested():
-                inventory.commit_reservations(s, str(order.id))
+            if _holds_stock(order):  # an all made-to-order order has nothing to commit
+                with s.begin_nested():
+                    inventory.commit_reservations(s, str(order.id))
         except ProblemError:
             # The hold lapsed before the money arrived: give the money back.
             _queue_refund(s, payment, payment.captured_amount, "stock hold expired")

@@ -73,7 +73,9 @@ class Cart(IdMixin, TimestampMixin, Base):
 class CartLine(IdMixin, Base):
     __tablename__ = "cart_lines"
     __table_args__ = (
-        UniqueConstraint("cart_id", "variant_id"),
+        # One line per variant and configuration: the same sneaker with two engravings
+        # is two lines ("" is the digest of a plain line).
+        UniqueConstraint("cart_id", "variant_id", "configuration_digest"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
     )
 
@@ -82,6 +84,9 @@ class CartLine(IdMixin, Base):
     merchant_id: Mapped[uuid.UUID] = mapped_column(index=True)
     quantity: Mapped[int] = mapped_column()
     added_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Customisable products: {"selections": {...}} in canonical form, and its SHA-256.
+    configuration: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    configuration_digest: Mapped[str] = mapped_column(String(64), default="")
 
     cart: Mapped[Cart] = relationship(back_populates="lines")
 
@@ -149,6 +154,9 @@ class OrderLine(IdMixin, Base):
     returned_quantity: Mapped[int] = mapped_column(default=0)
     # Where the stock was taken from: [{"location_id": str, "quantity": int}].
     allocations: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    # A customised item as priced at checkout, for production: selections, digest, price
+    # breakdown, lead time, made-to-order and a production note (ConfigurationOut).
+    configuration: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
 
     order: Mapped[Order] = relationship(back_populates="lines")
 

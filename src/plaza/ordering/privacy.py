@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from plaza.catalog import customisation
 from plaza.errors import ProblemError, problem_type
 from plaza.ordering import service
 from plaza.ordering.models import (
@@ -77,6 +78,7 @@ def export_ordering(s: Session, subject: Subject) -> dict[str, Any]:
                         "variant_id": ln.variant_id,
                         "merchant_id": ln.merchant_id,
                         "quantity": ln.quantity,
+                        "configuration": ln.configuration,
                         "added_at": ln.added_at,
                     }
                     for ln in c.lines
@@ -131,6 +133,10 @@ def erase_ordering(s: Session, subject: Subject) -> dict[str, int]:
         subject.remember(*(str(address.get(k) or "") for k in ADDRESS_ERASED))
         subject.remember_email(order.email)
         order.shipping_address = {k: address[k] for k in ADDRESS_KEPT if address.get(k)}
+        for line in order.lines:  # engravings and monograms are text the customer typed
+            if line.configuration is not None:
+                line.configuration, texts = customisation.erase_text(line.configuration)
+                subject.remember(*texts)
         order.email = subject.pseudonymous_email
         order.customer_id = None
     if order_ids:

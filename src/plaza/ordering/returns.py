@@ -129,15 +129,18 @@ def receive(s: Session, ret: Return, location_id: uuid.UUID, actor: str) -> Retu
     for item in ret.lines:
         line = by_id[item["order_line_id"]]
         qty = int(item["quantity"])
-        inventory.restock(
-            s,
-            merchant_id=order.merchant_id,
-            variant_id=line.variant_id,
-            location_id=location_id,
-            quantity=qty,
-            reason="return",
-            reference=f"return:{ret.id}",
-        )
+        # A customised item is not its plain variant again (docs/customisation.md): it is
+        # refunded but not restocked; the merchant adjusts stock if it can be resold.
+        if line.configuration is None:
+            inventory.restock(
+                s,
+                merchant_id=order.merchant_id,
+                variant_id=line.variant_id,
+                location_id=location_id,
+                quantity=qty,
+                reason="return",
+                reference=f"return:{ret.id}",
+            )
         line.returned_quantity += qty
         amount += line.unit_amount * qty
     ret.refund_amount = queue_order_refund(s, order, amount, f"return {ret.id}", ret.id)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from plaza.catalog.customisation import ConfigurationIn, ConfigurationOut
 from plaza.money import Currency
 from plaza.ordering.carts import MAX_LINE_QUANTITY
 from plaza.ordering.models import (
@@ -33,6 +34,11 @@ class CartIn(Strict):
 class CartLineIn(Strict):
     variant_id: uuid.UUID
     quantity: int = Field(1, ge=1, le=MAX_LINE_QUANTITY)
+    configuration: ConfigurationIn | None = Field(
+        None,
+        description="For customisable products (see docs/customisation.md): validated and "
+        "priced like a quote. One line per variant and configuration.",
+    )
 
 
 class CartLinePatch(Strict):
@@ -46,9 +52,21 @@ class CartLineOut(BaseModel):
     sku: str | None
     title: str | None
     quantity: int
-    unit_amount: int | None = Field(description="Current price; null if no longer sellable.")
+    unit_amount: int | None = Field(
+        description="Current price, option deltas included; null if no longer sellable."
+    )
     line_amount: int | None
     available: bool
+    configuration: dict[str, str | list[str]] | None = Field(
+        None, description="Customised items: the chosen selections (canonical form)."
+    )
+    configuration_digest: str | None = None
+    customisation: ConfigurationOut | None = Field(
+        None, description="The configuration priced now; null if it is no longer valid."
+    )
+    configuration_problem: str | None = Field(
+        None, description="Why the configuration can no longer be checked out."
+    )
 
 
 class CartOut(BaseModel):
@@ -114,6 +132,9 @@ class OrderLineOut(BaseModel):
     quantity: int
     unit_amount: int
     returned_quantity: int
+    configuration: ConfigurationOut | None = Field(
+        None, description="Customised items, as priced at checkout, for production."
+    )
 
 
 class HistoryOut(BaseModel):

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from plaza.catalog import customisation
 from plaza.catalog import service as catalog
+from plaza.catalog.customisation import ConfigurationOut
 from plaza.config import Settings
 from plaza.db import Database
-from plaza.errors import ProblemError, not_found
+from plaza.errors import CATALOGUE, ProblemError, not_found
 from plaza.inventory import service as inventory
 from plaza.ordering import orders
 from plaza.ordering.carts import CartAccess, get_cart
-from plaza.ordering.models import Cart, Checkout, Order, OrderHistory, Payment
+from plaza.ordering.models import Cart, CartLine, Checkout, Order, OrderHistory, Payment
 from plaza.ordering.payments import PaymentProvider
 from plaza.ordering.sandbox import SandboxProvider
 from plaza.ordering.schemas import (
@@ -48,20 +53,97 @@ def provider_for(db: Database, settings: Settings) -> PaymentProvider:
         return provider
 
 
+@dataclass(frozen=True)
+class CheckedLine:
+    merchant_id: uuid.UUID
+    configuration: ConfigurationOut | None  # None: a plain product
+
+    @property
+    def digest(self) -> str:
+        return self.configuration.digest if self.configuration else ""
+
+    @property
+    def stored(self) -> dict[str, Any] | None:
+        """What the cart line keeps: the canonical selections (re-priced when read)."""
+        if self.configuration is None:
+            return None
+        return {"selections": self.configuration.selections}
+
+
+def check_cart_line(
+    s: Session,
+    cart: Cart,
+    variant_id: uuid.UUID,
+    configuration: Mapping[str, Any] | None,
+    quantity: int,
+    *,
+    line: CartLine | None = None,
+) -> CheckedLine:
+    """Whether ``quantity`` units of the variant, so configured, can go in the cart (as
+    ``line``, when it exists): sellable in the cart's currency, a valid configuration, and
+    in stock, counting the variant's other lines (the same sneaker with two engravings
+    draws on one stock). Made-to-order items are produced after the order: no stock check."""
+    sv = catalog.get_sellable_variants(s, [variant_id], cart.currency)[variant_id]
+    spec = customisation.specs_for(s, [sv.product_id])[sv.product_id]
+    config = customisation.configure_variant(spec, sv, configuration)
+    if config is None or not config.made_to_order:
+        others = sum(
+            ln.quantity for ln in cart.lines if ln.variant_id == variant_id and ln is not line
+        )
+        have = inventory.available(s, variant_id)
+        if have < quantity + others:
+            raise ProblemError(
+                CATALOGUE["out-of-stock"],
+                f"only {have} available",
+                variant_id=str(variant_id),
+                requested=quantity + others,
+                available=have,
+            )
+    return CheckedLine(sv.merchant_id, config)
+
+
+def _line_configuration(
+    spec: customisation.CustomisationSpec | None,
+    sv: catalog.SellableVariant,
+    line: CartLine,
+) -> tuple[ConfigurationOut | None, str | None]:
+    """The line's configuration priced now, or why it cannot be checked out any more."""
+    if spec is None and line.configuration is None:
+        return None, None
+    try:
+        return customisation.configure_variant(spec, sv, line.configuration), None
+    except ProblemError as exc:
+        return None, exc.detail
+
+
 def cart_view(s: Session, cart: Cart, token: str | None = None) -> CartOut:
     ids = [ln.variant_id for ln in cart.lines]
     info: dict[uuid.UUID, catalog.SellableVariant] = {}
-    for vid in ids:  # per line, so one unsellable item does not hide the others
+    for vid in dict.fromkeys(ids):  # per variant, so one unsellable item hides no other
         try:
             info.update(catalog.get_sellable_variants(s, [vid], cart.currency))
         except ProblemError:
             continue
+    specs = customisation.specs_for(s, {sv.product_id for sv in info.values()})
+    stock: dict[uuid.UUID, int] = {}
     lines = []
     total = 0
     for ln in cart.lines:
         sv = info.get(ln.variant_id)
-        amount = sv.unit_amount * ln.quantity if sv else None
+        config, problem = (
+            _line_configuration(specs.get(sv.product_id), sv, ln) if sv else (None, None)
+        )
+        unit = None if sv is None or problem else (config.unit_amount if config else sv.unit_amount)
+        amount = unit * ln.quantity if unit is not None else None
         total += amount or 0
+        if config is not None and config.made_to_order:
+            in_stock = True
+        else:
+            if ln.variant_id not in stock:
+                stock[ln.variant_id] = inventory.available(s, ln.variant_id)
+            in_stock = stock[ln.variant_id] >= sum(
+                o.quantity for o in cart.lines if o.variant_id == ln.variant_id
+            )
         lines.append(
             CartLineOut(
                 id=ln.id,
@@ -70,9 +152,15 @@ def cart_view(s: Session, cart: Cart, token: str | None = None) -> CartOut:
                 sku=sv.sku if sv else None,
                 title=sv.title if sv else None,
                 quantity=ln.quantity,
-                unit_amount=sv.unit_amount if sv else None,
+                unit_amount=unit,
                 line_amount=amount,
-                available=sv is not None and inventory.available(s, ln.variant_id) >= ln.quantity,
+                available=unit is not None and in_stock,
+                configuration=(ln.configuration or {}).get("selections")
+                if ln.configuration is not None
+                else None,
+                configuration_digest=ln.configuration_digest or None,
+                customisation=config,
+                configuration_problem=problem,
             )
         )
     return CartOut(

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plaza.db import utcnow
+from plaza.db import in_chunks, utcnow
 from plaza.errors import ProblemError, not_found, problem_type
 from plaza.events import emit, event_type
 from plaza.identity.models import User
@@ -94,6 +95,22 @@ def has_consent(s: Session, user_id: uuid.UUID | None, purpose: Purpose | str) -
         .limit(1)
     )
     return latest == ConsentState.GRANTED
+
+
+def consenting_users(
+    s: Session, purpose: Purpose | str, user_ids: Collection[uuid.UUID] | None = None
+) -> set[uuid.UUID]:
+    """The bulk twin of ``has_consent``: of ``user_ids`` (everyone when ``None``), those whose
+    newest record for ``purpose`` is a grant. One pass over the history, in id chunks."""
+    q = (
+        select(ConsentRecord.user_id, ConsentRecord.state)
+        .where(ConsentRecord.purpose == Purpose(purpose))
+        .order_by(ConsentRecord.id)
+    )
+    latest: dict[uuid.UUID, ConsentState] = {}
+    for uid, state in in_chunks(s, q, ConsentRecord.user_id, user_ids):
+        latest[uid] = state  # ids are time-ordered: the last one wins
+    return {u for u, state in latest.items() if state == ConsentState.GRANTED}
 
 
 def require_consent(s: Session, user_id: uuid.UUID | None, purpose: Purpose | str) -> None:

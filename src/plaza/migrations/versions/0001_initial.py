@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 19:31:31.570839
+Create Date: 2026-11-26 01:51:47.985737
 """
 
 from __future__ import annotations
@@ -153,6 +153,29 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_outbox_events_type"), ["type"], unique=False)
         batch_op.create_index("ix_outbox_pending", ["completed_at", "id"], unique=False)
+
+    op.create_table(
+        "recommender_models",
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("trained_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "params",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "metrics",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("payload", sa.LargeBinary(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_recommender_models")),
+    )
+    with op.batch_alter_table("recommender_models", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_recommender_models_kind_trained", ["kind", "trained_at"], unique=False
+        )
 
     op.create_table(
         "sandbox_payments",
@@ -314,6 +337,131 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "customer_activity",
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "purchase",
+                "return",
+                "view",
+                "cart_add",
+                name="activitykind",
+                native_enum=False,
+                length=30,
+            ),
+            nullable=False,
+        ),
+        sa.Column("merchant_id", sa.Uuid(), nullable=True),
+        sa.Column("product_id", sa.Uuid(), nullable=True),
+        sa.Column("category", sa.String(length=64), nullable=True),
+        sa.Column(
+            "tags",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=True),
+        sa.Column("source_ref", sa.String(length=120), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_customer_activity_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_activity")),
+        sa.UniqueConstraint(
+            "kind", "source_ref", name=op.f("uq_customer_activity_kind_source_ref")
+        ),
+    )
+    with op.batch_alter_table("customer_activity", schema=None) as batch_op:
+        batch_op.create_index("ix_customer_activity_at", ["occurred_at"], unique=False)
+        batch_op.create_index("ix_customer_activity_product", ["product_id"], unique=False)
+        batch_op.create_index(
+            "ix_customer_activity_user_kind_at", ["user_id", "kind", "occurred_at"], unique=False
+        )
+
+    op.create_table(
+        "customer_personas",
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.Column("relation", sa.String(length=30), nullable=False),
+        sa.Column("is_default", sa.Boolean(), nullable=False),
+        sa.Column(
+            "sizes",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("fit", sa.String(length=20), nullable=True),
+        sa.Column(
+            "colours_prefer",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "colours_avoid",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "styles",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "materials_prefer",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "materials_avoid",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "sustainability",
+            sa.Enum("any", "prefer", "only", name="sustainability", native_enum=False, length=30),
+            nullable=False,
+        ),
+        sa.Column("budget_amount", sa.BigInteger(), nullable=True),
+        sa.Column("budget_currency", sa.String(length=3), nullable=True),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_customer_personas_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_personas")),
+        sa.UniqueConstraint("user_id", "name", name=op.f("uq_customer_personas_user_id_name")),
+    )
+    with op.batch_alter_table("customer_personas", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_customer_personas_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "customer_profiles",
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("birth_date", sa.Date(), nullable=True),
+        sa.Column("gender", sa.String(length=30), nullable=True),
+        sa.Column("country", sa.String(length=2), nullable=True),
+        sa.Column("city", sa.String(length=100), nullable=True),
+        sa.Column("postal_code", sa.String(length=20), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_customer_profiles_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_customer_profiles")),
+    )
+    op.create_table(
         "locations",
         sa.Column("merchant_id", sa.Uuid(), nullable=False),
         sa.Column("code", sa.String(length=64), nullable=False),
@@ -439,6 +587,11 @@ def upgrade() -> None:
         ),
         sa.Column("search_terms", sa.Text(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column(
+            "customisation",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -525,19 +678,72 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "strategic_personas",
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column(
+            "ideal_customer",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "rule",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "status",
+            sa.Enum("active", "archived", name="personastatus", native_enum=False, length=30),
+            nullable=False,
+        ),
+        sa.Column("member_count", sa.Integer(), nullable=False),
+        sa.Column("evaluated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            name=op.f("fk_strategic_personas_merchant_id_merchants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_strategic_personas")),
+        sa.UniqueConstraint(
+            "merchant_id", "name", name=op.f("uq_strategic_personas_merchant_id_name")
+        ),
+    )
+    with op.batch_alter_table("strategic_personas", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_strategic_personas_merchant_id"), ["merchant_id"], unique=False
+        )
+
+    op.create_table(
         "cart_lines",
         sa.Column("cart_id", sa.Uuid(), nullable=False),
         sa.Column("variant_id", sa.Uuid(), nullable=False),
         sa.Column("merchant_id", sa.Uuid(), nullable=False),
         sa.Column("quantity", sa.Integer(), nullable=False),
         sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "configuration",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("configuration_digest", sa.String(length=64), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.CheckConstraint("quantity > 0", name=op.f("ck_cart_lines_quantity_positive")),
         sa.ForeignKeyConstraint(
             ["cart_id"], ["carts.id"], name=op.f("fk_cart_lines_cart_id_carts"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cart_lines")),
-        sa.UniqueConstraint("cart_id", "variant_id", name=op.f("uq_cart_lines_cart_id_variant_id")),
+        sa.UniqueConstraint(
+            "cart_id",
+            "variant_id",
+            "configuration_digest",
+            name=op.f("uq_cart_lines_cart_id_variant_id_configuration_digest"),
+        ),
     )
     with op.batch_alter_table("cart_lines", schema=None) as batch_op:
         batch_op.create_index(
@@ -579,6 +785,55 @@ def upgrade() -> None:
     with op.batch_alter_table("checkouts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_checkouts_cart_id"), ["cart_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_checkouts_customer_id"), ["customer_id"], unique=False)
+
+    op.create_table(
+        "persona_memberships",
+        sa.Column("persona_id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["persona_id"],
+            ["strategic_personas.id"],
+            name=op.f("fk_persona_memberships_persona_id_strategic_personas"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_persona_memberships_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("persona_id", "user_id", name=op.f("pk_persona_memberships")),
+    )
+    with op.batch_alter_table("persona_memberships", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_persona_memberships_merchant_id"), ["merchant_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_persona_memberships_user_id"), ["user_id"], unique=False
+        )
+
+    op.create_table(
+        "product_embeddings",
+        sa.Column("product_id", sa.Uuid(), nullable=False),
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("model", sa.String(length=100), nullable=False),
+        sa.Column("text_digest", sa.String(length=64), nullable=False),
+        sa.Column("vector", sa.LargeBinary(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["product_id"],
+            ["products.id"],
+            name=op.f("fk_product_embeddings_product_id_products"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("product_id", name=op.f("pk_product_embeddings")),
+    )
+    with op.batch_alter_table("product_embeddings", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_product_embeddings_merchant_id"), ["merchant_id"], unique=False
+        )
 
     op.create_table(
         "product_tags",
@@ -900,6 +1155,11 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
             nullable=False,
         ),
+        sa.Column(
+            "configuration",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.CheckConstraint("quantity > 0", name=op.f("ck_order_lines_quantity_positive")),
         sa.CheckConstraint(
@@ -1097,6 +1357,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_product_tags_merchant_id"))
 
     op.drop_table("product_tags")
+    with op.batch_alter_table("product_embeddings", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_product_embeddings_merchant_id"))
+
+    op.drop_table("product_embeddings")
+    with op.batch_alter_table("persona_memberships", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_persona_memberships_user_id"))
+        batch_op.drop_index(batch_op.f("ix_persona_memberships_merchant_id"))
+
+    op.drop_table("persona_memberships")
     with op.batch_alter_table("checkouts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_checkouts_customer_id"))
         batch_op.drop_index(batch_op.f("ix_checkouts_cart_id"))
@@ -1106,6 +1375,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_cart_lines_merchant_id"))
 
     op.drop_table("cart_lines")
+    with op.batch_alter_table("strategic_personas", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_strategic_personas_merchant_id"))
+
+    op.drop_table("strategic_personas")
     with op.batch_alter_table("sso_login_attempts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sso_login_attempts_expires_at"))
 
@@ -1129,6 +1402,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_locations_merchant_id"))
 
     op.drop_table("locations")
+    op.drop_table("customer_profiles")
+    with op.batch_alter_table("customer_personas", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_customer_personas_user_id"))
+
+    op.drop_table("customer_personas")
+    with op.batch_alter_table("customer_activity", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_activity_user_kind_at")
+        batch_op.drop_index("ix_customer_activity_product")
+        batch_op.drop_index("ix_customer_activity_at")
+
+    op.drop_table("customer_activity")
     with op.batch_alter_table("consent_records", schema=None) as batch_op:
         batch_op.drop_index("ix_consent_records_user_purpose")
 
@@ -1147,6 +1431,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sandbox_payments_reference"))
 
     op.drop_table("sandbox_payments")
+    with op.batch_alter_table("recommender_models", schema=None) as batch_op:
+        batch_op.drop_index("ix_recommender_models_kind_trained")
+
+    op.drop_table("recommender_models")
     with op.batch_alter_table("outbox_events", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_pending")
         batch_op.drop_index(batch_op.f("ix_outbox_events_type"))
