@@ -3,7 +3,8 @@
 One run starts one Plaza API process (uvicorn, one worker) on a fresh database loaded with
 the demo world, then measures, side by side on the same server:
 
-* throughput of ``/healthz`` (the ceiling), product listing and search, with ``wrk``
+* throughput of ``/healthz`` (the ceiling), product listing, keyword search and hybrid
+  search (``/search``: keyword + MiniLM embeddings), with ``wrk``
   (hot query set: served by the catalog cache) and again with the cache disabled;
 * the full checkout flow (create cart → add line → checkout with an Idempotency-Key) with
   50 concurrent clients, closed loop (as fast as possible) and paced (each client starts a
@@ -368,6 +369,7 @@ def main() -> None:
         "/products?limit=20&sort=newest",
     ]
     search = [f"/products?q={q.replace(' ', '+')}&limit=20" for q in QUERIES]
+    hybrid = [f"/search?q={q.replace(' ', '+')}&limit=20" for q in QUERIES]
     server = Server(f"http://127.0.0.1:{free_port()}", db_url, cache=True)
     server.start()
     try:
@@ -384,6 +386,15 @@ def main() -> None:
         )
         results.append(
             run_wrk("product search (cached)", server.url, search, args.seconds, args.connections)
+        )
+        results.append(
+            run_wrk(
+                "hybrid search /search (keyword + MiniLM)",
+                server.url,
+                hybrid,
+                args.seconds,
+                args.connections,
+            )
         )
         for pace in args.pace:
             results.append(checkout_bench(server.url, args.clients, args.seconds, pace))

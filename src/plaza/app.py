@@ -32,6 +32,12 @@ def _routers() -> list[Any]:
     from plaza.catalog import api as catalog
     from plaza.identity import api as identity
     from plaza.inventory import api as inventory
+    from plaza.o2o.beacons import api as o2o_beacons
+    from plaza.o2o.collect import api as o2o_collect
+    from plaza.o2o.fitting import api as o2o_fitting
+    from plaza.o2o.links import api as o2o_links
+    from plaza.o2o.screens import api as o2o_screens
+    from plaza.o2o.stores import api as o2o_stores
     from plaza.ordering import api as ordering
     from plaza.personas.customer import api as customer_personas
     from plaza.personas.recommend import api as recommend
@@ -48,6 +54,12 @@ def _routers() -> list[Any]:
         recommend.router,
         segments.router,
         privacy.router,
+        o2o_stores.router,
+        o2o_beacons.router,
+        o2o_screens.router,
+        o2o_fitting.router,
+        o2o_links.router,
+        o2o_collect.router,
     ]
 
 

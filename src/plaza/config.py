@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     token_ttl_seconds: int = 3600
     reservation_ttl_seconds: int = 900
+    # Click & collect: a ready order not collected within this many hours is cancelled.
+    pickup_hold_hours: int = Field(default=72, ge=1, le=24 * 28)
     max_request_bytes: int = 1_048_576
     max_header_bytes: int = Field(default=32_768, ge=1024)  # the whole header section
     # Threads serving blocking endpoints. Small on purpose: writers to an embedded database
@@ -95,6 +97,9 @@ class Settings(BaseSettings):
     public_url: str | None = None
     sso_discovery_ttl_seconds: int = Field(default=3600, ge=0)
     sso_login_ttl_seconds: int = Field(default=600, ge=30, le=3600)
+    # Web storefront base (GS1 Digital Link `gs1:pip` → {storefront_url}/shop/products/{id});
+    # unset, product links point at the API's public product JSON.
+    storefront_url: str | None = None
 
     @model_validator(mode="after")
     def _safe_for_production(self) -> Settings:

@@ -1952,8 +1952,15 @@ def _counts(s: Session) -> dict[str, Any]:
 def _extra_seeds() -> list[tuple[str, Callable[[Database, Random], dict[str, int]]]]:
     """Each context's demo content, added to the loaded world in this order: customisable
     products, the customers' profiles, personas and activity (from the dated order history),
-    merchants' strategic personas, then embeddings and a trained recommender."""
+    merchants' strategic personas, the stores' O2O set-up (profiles and zones, beacons and
+    offers, screens, fitting rooms, click & collect orders), then embeddings and a trained
+    recommender."""
     from plaza.catalog import customisation_demo
+    from plaza.o2o.beacons import demo as beacons_demo
+    from plaza.o2o.collect import demo as collect_demo
+    from plaza.o2o.fitting import demo as fitting_demo
+    from plaza.o2o.screens import demo as screens_demo
+    from plaza.o2o.stores import demo as stores_demo
     from plaza.personas.customer import demo as customer_demo
     from plaza.personas.recommend import demo as recommend_demo
     from plaza.personas.segments import demo as segments_demo
@@ -1962,6 +1969,11 @@ def _extra_seeds() -> list[tuple[str, Callable[[Database, Random], dict[str, int
         ("Customisable products", customisation_demo.seed),
         ("Customer profiles and personas", customer_demo.seed),
         ("Strategic personas", segments_demo.seed),
+        ("Store profiles and zones", stores_demo.seed),
+        ("Beacons and proximity offers", beacons_demo.seed),
+        ("Digital screens", screens_demo.seed),
+        ("Fitting rooms", fitting_demo.seed),
+        ("Click & collect and endless aisle", collect_demo.seed),
         ("Embeddings and recommender", recommend_demo.seed),
     ]
 
@@ -1969,7 +1981,7 @@ def _extra_seeds() -> list[tuple[str, Callable[[Database, Random], dict[str, int
 def _load_extras(db: Database, rng: Random, progress: Progress) -> dict[str, int]:
     counts: dict[str, int] = {}
     seeds = _extra_seeds()
-    task = progress.add_task("Personas and recommendations", total=len(seeds))
+    task = progress.add_task("Personas, O2O and recommendations", total=len(seeds))
     for name, seed in seeds:
         progress.update(task, description=name)
         counts.update(seed(db, Random(rng.getrandbits(64))))

@@ -20,6 +20,14 @@ def _register_all() -> None:
     from plaza.identity.oidc_service import purge_job as _sso_purge
     from plaza.inventory import privacy as _inventory_privacy  # noqa: F401
     from plaza.inventory import subscribers as _inventory  # noqa: F401
+    from plaza.o2o.beacons import privacy as _beacons_privacy  # noqa: F401
+    from plaza.o2o.beacons.visits import sweep_job as _visits_sweep
+    from plaza.o2o.collect import privacy as _collect_privacy  # noqa: F401
+    from plaza.o2o.collect.subscribers import expire_pickups_job as _pickups_expiry
+    from plaza.o2o.fitting import privacy as _fitting_privacy  # noqa: F401
+    from plaza.o2o.fitting.subscribers import close_stale_job as _fitting_sweep
+    from plaza.o2o.screens import privacy as _screens_privacy  # noqa: F401
+    from plaza.o2o.stores import privacy as _stores_privacy  # noqa: F401
     from plaza.ordering import privacy as _ordering_privacy  # noqa: F401
     from plaza.ordering import subscribers as _ordering  # noqa: F401
     from plaza.personas import privacy as _personas_privacy  # noqa: F401
@@ -32,6 +40,9 @@ def _register_all() -> None:
 
     HOUSEKEEPING.append(purge_job)
     HOUSEKEEPING.append(_sso_purge)  # expired single sign-on attempts
+    HOUSEKEEPING.append(_fitting_sweep)  # fitting sessions nobody closed
+    HOUSEKEEPING.append(_visits_sweep)  # beacon visits gone silent end
+    HOUSEKEEPING.append(_pickups_expiry)  # click & collect orders nobody came for
 
 
 _register_all()

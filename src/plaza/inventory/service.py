@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -654,6 +654,13 @@ class _Candidate:
     available: int
 
 
+# A location that could hold a reservation, as seen by a ranking rule (``reserve(rank=…)``).
+Candidate = _Candidate
+# Orders candidates best first for a quantity; ``allocate`` then takes the first that
+# covers it whole, else splits in that order. ``plaza.o2o.routing`` supplies the online one.
+Rank = Callable[[Sequence[_Candidate], int], list[_Candidate]]
+
+
 def _candidates(
     s: Session, merchant_id: uuid.UUID, variant_id: uuid.UUID, location_id: uuid.UUID | None
 ) -> list[_Candidate]:
@@ -676,13 +683,28 @@ def _candidates(
     return [_Candidate(lid, loc, kind, int(a)) for lid, loc, kind, a in s.execute(q)]
 
 
-def allocate(candidates: Iterable[_Candidate], quantity: int) -> list[tuple[_Candidate, int]]:
-    """The allocation rule: one location that covers everything if any (most available
-    first, warehouses before stores on ties, then by id for determinism); otherwise split,
-    taking from the fullest locations first. Empty when the total is short."""
-    order = sorted(
+def _default_rank(candidates: Sequence[_Candidate], quantity: int) -> list[_Candidate]:
+    """Most available first, warehouses before stores on ties, then by id."""
+    return sorted(
         candidates, key=lambda c: (-c.available, c.kind != LocationKind.WAREHOUSE, c.location_id)
     )
+
+
+def candidates(
+    s: Session, merchant_id: uuid.UUID, variant_id: uuid.UUID, location_id: uuid.UUID | None
+) -> list[_Candidate]:
+    """Where ``reserve`` could take units of the variant from now (read-only)."""
+    return _candidates(s, merchant_id, variant_id, location_id)
+
+
+def allocate(
+    candidates: Iterable[_Candidate], quantity: int, rank: Rank | None = None
+) -> list[tuple[_Candidate, int]]:
+    """The allocation rule: one location that covers everything if any, the first in
+    ``rank`` order (default: most available first, warehouses before stores on ties, then
+    by id for determinism); otherwise split, taking from locations in that order. Empty
+    when the total is short."""
+    order = (rank or _default_rank)(list(candidates), quantity)
     for c in order:
         if c.available >= quantity:
             return [(c, quantity)]
@@ -769,10 +791,12 @@ def reserve(
     reference: str,
     ttl_seconds: int,
     location_id: uuid.UUID | None = None,
+    rank: Rank | None = None,
 ) -> list[Reservation]:
     """Hold stock. With location_id: only there. Without: choose among the merchant's active
     locations that fulfil online — prefer a single location that can cover the whole quantity
     (most available first, warehouses before stores on ties), else split across locations.
+    ``rank`` replaces that location order (ship-from-store routing passes its own).
     Raises ProblemError 409 `out-of-stock` (extensions: variant_id, requested, available).
 
     Safe to retry: a reference holds one set of reservations per variant. Calling again for
@@ -828,7 +852,7 @@ def reserve(
             )
             for r in mine:
                 s.expunge(r)
-        return _hold(s, merchant_id, variant_id, quantity, reference, expires_at, location_id)
+        return _hold(s, merchant_id, variant_id, quantity, reference, expires_at, location_id, rank)
 
 
 def _hold(
@@ -839,12 +863,13 @@ def _hold(
     reference: str,
     expires_at: dt.datetime,
     location_id: uuid.UUID | None,
+    rank: Rank | None = None,
 ) -> list[Reservation]:
     total = 0
     for _ in range(ALLOCATION_ATTEMPTS):
         cands = _candidates(s, merchant_id, variant_id, location_id)
         total = sum(c.available for c in cands)
-        plan = allocate(cands, quantity)
+        plan = allocate(cands, quantity, rank)
         if not plan:
             raise _out_of_stock(variant_id, quantity, total)
         plan.sort(key=lambda p: p[0].location_id)  # lock order
@@ -964,6 +989,24 @@ def extend_reservations(s: Session, reference: str, ttl_seconds: int) -> None:
         .values(expires_at=utcnow() + dt.timedelta(seconds=ttl_seconds), updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+
+
+def keep_reservations(s: Session, reference: str, ttl_seconds: int) -> list[Reservation]:
+    """Keep a paid hold going instead of committing it (click & collect: the goods stay on
+    the store's shelf, held, until the customer collects them). Like ``commit_reservations``
+    it raises 409 ``reservation-expired`` when part of the hold lapsed, and 404 when the
+    reference has none; otherwise every active reservation expires ``ttl_seconds`` from now.
+    Committed ones are left alone (idempotent after a collection)."""
+    _check_ttl(ttl_seconds)
+    rows = reservations_for(s, reference, lock=True)
+    if not rows:
+        raise not_found("reservations", reference)
+    if any(r.status in (ReservationStatus.RELEASED, ReservationStatus.EXPIRED) for r in rows):
+        raise ProblemError(
+            RESERVATION_EXPIRED, f"the stock hold for {reference} lapsed", reference=reference
+        )
+    extend_reservations(s, reference, ttl_seconds)
+    return reservations_for(s, reference)
 
 
 def _due(now: dt.datetime) -> Any:

@@ -15,6 +15,7 @@ from plaza.db import Database
 from plaza.deps import get_db
 from plaza.errors import CATALOGUE, PROBLEM_MEDIA_TYPE, ProblemError
 from plaza.identity.auth import CartHolder, Customer, MerchantAccess, Principal, Public
+from plaza.o2o.collect import service as collect
 from plaza.ordering import carts, flows, orders, returns, service
 from plaza.ordering.models import Order, OrderStatus, Return, ReturnStatus
 from plaza.ordering.payments import PAYMENT_DECLINED, PAYMENT_PENDING, PaymentProvider
@@ -273,6 +274,10 @@ def checkout(
 ) -> JSONResponse:
     """Check out a cart: one order per merchant, stock reserved, then paid.
 
+    Delivered orders ship from the location(s) chosen by the routing rule (see
+    docs/o2o.md); `fulfilment` `collect` holds the stock at the chosen store
+    instead (422 `collect-store-unavailable` when it does not offer click & collect).
+
     Send an `Idempotency-Key`: a retry replays the outcome, and a retry after a timeout
     (503) resumes the payment without charging twice."""
     scope = p.actor if p.kind == "user" else f"cart:{cart_id}"
@@ -292,16 +297,18 @@ def checkout(
                     "email is required for guests",
                     errors=[{"loc": ["body", "email"], "msg": "required", "type": "missing"}],
                 )
+            address = body.shipping_address
             created = flows.place_orders(
                 s,
                 cart,
                 email=str(email),
                 customer_id=cart.customer_id,
-                shipping_address=body.shipping_address.model_dump(),
+                shipping_address=address.stored() if address is not None else None,
                 payment_token=body.payment.token,
                 provider=provider.name,
                 reservation_ttl=settings.reservation_ttl_seconds,
                 actor=p.actor,
+                fulfilment=collect.collect_plans(s, body.fulfilment_choices()),
             )
             checkout_id = str(created.id)
             idem.save_recovery(claim, checkout_id=checkout_id)
@@ -614,4 +621,9 @@ def receive_return(
         return ReturnOut.model_validate(ret)
 
 
-__all__ = ["Response", "router"]
+# The checkout answer and Idempotency-Key replay, shared with other checkouts of the same
+# flow (the endless aisle of plaza.o2o.collect).
+checkout_response = _checkout_response
+replay = _replay
+
+__all__ = ["Response", "checkout_response", "replay", "router"]

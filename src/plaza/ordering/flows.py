@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,9 +27,10 @@ from plaza.catalog import customisation
 from plaza.catalog import service as catalog
 from plaza.catalog.customisation import ConfigurationOut
 from plaza.db import Database
-from plaza.errors import ProblemError, not_found, problem_type
+from plaza.errors import VALIDATION, ProblemError, not_found, problem_type
 from plaza.events import emit, event_type
 from plaza.inventory import service as inventory
+from plaza.o2o import routing
 from plaza.ordering import orders
 from plaza.ordering.carts import require_open
 from plaza.ordering.models import (
@@ -36,6 +38,7 @@ from plaza.ordering.models import (
     CartStatus,
     Checkout,
     CheckoutStatus,
+    FulfilmentMethod,
     Order,
     OrderLine,
     OrderStatus,
@@ -67,9 +70,39 @@ REFUND_TOO_LARGE = problem_type(
     "The amount is larger than what was captured and not yet refunded.",
 )
 
+FULFILMENT_NOT_IN_CART = problem_type(
+    "fulfilment-not-in-cart",
+    "Fulfilment choice for a merchant without items",
+    422,
+    "A click & collect store belongs to a merchant none of whose items are in the cart.",
+)
+COLLECT_NEEDS_PICKUP = problem_type(
+    "collect-order-needs-pickup",
+    "Click & collect orders are handed over at the counter",
+    409,
+    "Mark the order ready (`POST /merchants/{m}/orders/{id}/ready`) and collect it with "
+    "the customer's pickup code (`POST .../stores/{store}/pickups/{order_id}/collect`).",
+)
+# A paid click & collect order keeps its stock held (not sold) until it is collected; the
+# pickup's own expiry (PLAZA_PICKUP_HOLD_HOURS) cancels it long before this backstop.
+COLLECT_HOLD_SECONDS = inventory.MAX_TTL_SECONDS
+
 PAYMENT_CAPTURED = event_type("payment.captured", "A payment was captured by the provider.")
 PAYMENT_FAILED = event_type("payment.failed", "The provider declined a payment.")
 REFUND_COMPLETED = event_type("refund.completed", "Money went back to the customer.")
+
+
+@dataclass(frozen=True)
+class FulfilmentPlan:
+    """How one merchant's order reaches the customer, decided before placing it."""
+
+    method: FulfilmentMethod = FulfilmentMethod.DELIVERY
+    store_id: uuid.UUID | None = None  # collect: where the customer picks it up
+    reserve_at: uuid.UUID | None = None  # hold stock only here (click & collect)
+    destination: routing.Point | None = None  # routing: rank locations by distance to it
+
+
+DELIVERY = FulfilmentPlan()
 
 
 @dataclass
@@ -85,13 +118,20 @@ def place_orders(
     *,
     email: str,
     customer_id: uuid.UUID | None,
-    shipping_address: dict[str, Any],
+    shipping_address: dict[str, Any] | None,
     payment_token: str,
     provider: str,
     reservation_ttl: int,
     actor: str,
+    fulfilment: Mapping[uuid.UUID, FulfilmentPlan] | None = None,
+    channel: str = "online",
+    placed_in_store: uuid.UUID | None = None,
 ) -> Checkout:
     """Step 1: one order per merchant, stock reserved, a pending payment per order.
+
+    ``fulfilment`` maps a merchant to its plan (default: delivery to ``shipping_address``,
+    required then). Delivered stock is routed by ``plaza.o2o.routing``; click & collect
+    stock is held at the plan's ``reserve_at`` store only.
 
     Configured lines are re-validated and re-priced against the current spec (it may have
     changed since they were added): an invalid one fails the whole checkout with its
@@ -109,6 +149,20 @@ def place_orders(
         by_merchant[sv.merchant_id].append(
             _Placed(ln.variant_id, ln.configuration_digest, ln.quantity, config)
         )
+    plans = dict(fulfilment or {})
+    if set(plans) - set(by_merchant):
+        raise ProblemError(
+            FULFILMENT_NOT_IN_CART,
+            merchant_ids=sorted(str(m) for m in set(plans) - set(by_merchant)),
+        )
+    if shipping_address is None and any(
+        plans.get(m, DELIVERY).method == FulfilmentMethod.DELIVERY for m in by_merchant
+    ):
+        raise ProblemError(
+            VALIDATION,
+            "shipping_address is required unless every order is collected in a store",
+            errors=[{"loc": ["body", "shipping_address"], "msg": "required", "type": "missing"}],
+        )
     checkout = Checkout(
         cart_id=cart.id,
         customer_id=customer_id,
@@ -120,6 +174,9 @@ def place_orders(
     s.flush()
     # A fixed order of merchants and variants keeps row-lock order consistent (no deadlocks).
     for merchant_id in sorted(by_merchant):
+        plan = plans.get(merchant_id, DELIVERY)
+        if plan.method == FulfilmentMethod.DELIVERY and plan.destination is None:
+            plan = replace(plan, destination=routing.destination_of(shipping_address))
         order = Order(
             number=orders.new_order_number(),
             merchant_id=merchant_id,
@@ -130,12 +187,16 @@ def place_orders(
             subtotal_amount=0,
             total_amount=0,
             status=OrderStatus.PLACED,
-            shipping_address=shipping_address,
+            shipping_address=shipping_address or {},
+            channel=channel,
+            fulfilment=plan.method,
+            pickup_store_id=plan.store_id,
+            placed_in_store=placed_in_store,
         )
         s.add(order)
         s.flush()
         placed = sorted(by_merchant[merchant_id], key=lambda p: (p.variant_id, p.digest))
-        held = _reserve(s, order, merchant_id, placed, reservation_ttl)
+        held = _reserve(s, order, merchant_id, placed, reservation_ttl, plan)
         for item in placed:
             sv = sellable[item.variant_id]
             order.lines.append(
@@ -186,26 +247,47 @@ class _Placed:
 
 
 def _reserve(
-    s: Session, order: Order, merchant_id: uuid.UUID, placed: list[_Placed], ttl: int
+    s: Session,
+    order: Order,
+    merchant_id: uuid.UUID,
+    placed: list[_Placed],
+    ttl: int,
+    plan: FulfilmentPlan = DELIVERY,
 ) -> dict[int, list[dict[str, Any]]]:
     """Hold stock for the lines that need it: one reservation per variant (a reference
     holds one set per variant, so two lines of a variant must be held together), split
-    back over the lines as their allocations. Keyed by ``id()`` of each ``_Placed``."""
+    back over the lines as their allocations. Keyed by ``id()`` of each ``_Placed``.
+    Where from: the plan's store only (click & collect), else the routing rule."""
     wanted: dict[uuid.UUID, list[_Placed]] = defaultdict(list)
     for item in placed:
         if item.reserves:
             wanted[item.variant_id].append(item)
     out: dict[int, list[dict[str, Any]]] = {}
+    router = routing.Router(s, merchant_id, plan.destination)
     for variant_id in sorted(wanted):
         items = wanted[variant_id]
-        held = inventory.reserve(
-            s,
-            merchant_id=merchant_id,
-            variant_id=variant_id,
-            quantity=sum(i.quantity for i in items),
-            reference=str(order.id),
-            ttl_seconds=ttl,
-        )
+        try:
+            held = inventory.reserve(
+                s,
+                merchant_id=merchant_id,
+                variant_id=variant_id,
+                quantity=sum(i.quantity for i in items),
+                reference=str(order.id),
+                ttl_seconds=ttl,
+                location_id=plan.reserve_at,
+                rank=router,
+            )
+        except ProblemError as exc:
+            if plan.reserve_at is None or exc.kind is not inventory.OUT_OF_STOCK:
+                raise
+            store = inventory.get_location(s, merchant_id, plan.reserve_at)
+            raise ProblemError(
+                inventory.OUT_OF_STOCK,
+                f"{exc.detail} at store {store.name}",
+                **exc.extensions,
+                store_id=str(store.id),
+                store_name=store.name,
+            ) from exc
         locations = [str(r.location_id) for r in held]
         left = [r.quantity for r in held]
         at = 0
@@ -365,7 +447,11 @@ def apply_payment_result(
         try:
             if _holds_stock(order):  # an all made-to-order order has nothing to commit
                 with s.begin_nested():
-                    inventory.commit_reservations(s, str(order.id))
+                    if order.fulfilment == FulfilmentMethod.COLLECT:
+                        # Still on the shelf until collected: keep it held, sold at pickup.
+                        inventory.keep_reservations(s, str(order.id), COLLECT_HOLD_SECONDS)
+                    else:
+                        inventory.commit_reservations(s, str(order.id))
         except ProblemError:
             # The hold lapsed before the money arrived: give the money back.
             _queue_refund(s, payment, payment.captured_amount, "stock hold expired")
@@ -513,7 +599,7 @@ def cancel_order(s: Session, order: Order, actor: str, reason: str) -> int:
     if order.status not in (OrderStatus.PLACED, OrderStatus.PAID):
         orders.transition(s, order, OrderStatus.CANCELLED, actor, reason)  # raises 409
     refunded = 0
-    if order.status == OrderStatus.PLACED:
+    if order.status == OrderStatus.PLACED or awaits_collection(order):
         inventory.release_reservations(s, str(order.id), reason="release")
     else:
         for line in order.lines:
@@ -536,11 +622,31 @@ def cancel_order(s: Session, order: Order, actor: str, reason: str) -> int:
     return refunded
 
 
+def awaits_collection(order: Order) -> bool:
+    """A paid click & collect order: its stock is still held (not sold) at the store."""
+    return order.fulfilment == FulfilmentMethod.COLLECT and order.status == OrderStatus.PAID
+
+
 def fulfil_order(s: Session, order: Order, actor: str, tracking: dict[str, Any]) -> None:
     if order.status == OrderStatus.FULFILLED:
         return
+    if order.fulfilment == FulfilmentMethod.COLLECT:
+        raise ProblemError(COLLECT_NEEDS_PICKUP, order_id=str(order.id))
     orders.transition(s, order, OrderStatus.FULFILLED, actor, "fulfilled")
     order.tracking = tracking
+
+
+def collect_order(s: Session, order: Order, actor: str, store_id: uuid.UUID) -> None:
+    """Hand a paid click & collect order over at the counter: its held stock is sold
+    (committed where it was held) and the order is fulfilled. The caller checked the code."""
+    if order.fulfilment != FulfilmentMethod.COLLECT:
+        raise ProblemError(COLLECT_NEEDS_PICKUP, order_id=str(order.id))
+    if order.status == OrderStatus.FULFILLED:
+        return
+    if order.status == OrderStatus.PAID and _holds_stock(order):
+        inventory.commit_reservations(s, str(order.id))
+    orders.transition(s, order, OrderStatus.FULFILLED, actor, "collected in store")
+    order.tracking = {"collected_at_store": str(store_id)}
 
 
 def expire_unpaid_order(s: Session, reference: str) -> None:

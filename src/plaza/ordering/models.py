@@ -27,6 +27,11 @@ class OrderStatus(enum.StrEnum):
     RETURNED = "returned"
 
 
+class FulfilmentMethod(enum.StrEnum):
+    DELIVERY = "delivery"  # shipped to shipping_address from the routed location(s)
+    COLLECT = "collect"  # picked up in a store (plaza.o2o.collect): stock held until then
+
+
 class CheckoutStatus(enum.StrEnum):
     PENDING_PAYMENT = "pending_payment"
     PARTIALLY_PAID = "partially_paid"
@@ -128,6 +133,14 @@ class Order(IdMixin, TimestampMixin, Base):
     shipping_address: Mapped[dict[str, Any]] = mapped_column(default=dict)
     channel: Mapped[str] = mapped_column(String(20), default="online")
     tracking: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Click & collect: the store the customer picks the order up at (an inventory location
+    # of the merchant, no FK across contexts); the pickup itself lives in plaza.o2o.collect.
+    fulfilment: Mapped[FulfilmentMethod] = mapped_column(
+        str_enum(FulfilmentMethod), default=FulfilmentMethod.DELIVERY
+    )
+    pickup_store_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)
+    # Endless aisle: the store whose staff sold it (fulfilled from elsewhere).
+    placed_in_store: Mapped[uuid.UUID | None] = mapped_column(default=None)
 
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.id", lazy="selectin"

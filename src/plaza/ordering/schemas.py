@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from plaza.catalog.customisation import ConfigurationIn, ConfigurationOut
 from plaza.money import Currency
@@ -14,6 +14,7 @@ from plaza.ordering.carts import MAX_LINE_QUANTITY
 from plaza.ordering.models import (
     CartStatus,
     CheckoutStatus,
+    FulfilmentMethod,
     OrderStatus,
     PaymentStatus,
     ReturnStatus,
@@ -91,6 +92,20 @@ class Address(Strict):
     region: str = Field("", max_length=100)
     country: Country
     phone: str = Field("", max_length=40)
+    latitude: float | None = Field(
+        None, ge=-90, le=90, description="With `longitude`: ships from the nearest location."
+    )
+    longitude: float | None = Field(None, ge=-180, le=180)
+
+    @model_validator(mode="after")
+    def _coordinates_pair(self) -> Address:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("latitude and longitude are given together or not at all")
+        return self
+
+    def stored(self) -> dict[str, Any]:
+        """What the order keeps (coordinates only when given)."""
+        return self.model_dump(exclude_none=True)
 
 
 class PaymentIn(Strict):
@@ -101,12 +116,50 @@ class PaymentIn(Strict):
     )
 
 
+class FulfilmentIn(Strict):
+    """How a merchant's order reaches the customer. `collect` names a store of that
+    merchant offering click & collect; the merchant is the store's."""
+
+    method: Literal["delivery", "collect"] = "delivery"
+    store_id: uuid.UUID | None = Field(None, description="Collect only: the pickup store.")
+
+    @model_validator(mode="after")
+    def _store_for_collect(self) -> FulfilmentIn:
+        if (self.method == "collect") != (self.store_id is not None):
+            raise ValueError("store_id is given for method collect, and only for it")
+        return self
+
+
 class CheckoutIn(Strict):
     email: EmailStr | None = Field(
         None, description="Required for guests; defaults to the account."
     )
-    shipping_address: Address
+    shipping_address: Address | None = Field(
+        None, description="Required unless every order of the cart is collected in a store."
+    )
     payment: PaymentIn
+    fulfilment: FulfilmentIn | list[FulfilmentIn] | None = Field(
+        None,
+        description='Click & collect: `{"method": "collect", "store_id": …}`, or a list '
+        "of such choices, one per merchant (a store decides its merchant). Orders of other "
+        "merchants are delivered (the default).",
+    )
+
+    def fulfilment_choices(self) -> list[FulfilmentIn]:
+        if self.fulfilment is None:
+            return []
+        if isinstance(self.fulfilment, FulfilmentIn):
+            return [self.fulfilment]
+        return list(self.fulfilment)
+
+    @model_validator(mode="after")
+    def _few_choices(self) -> CheckoutIn:
+        if len(self.fulfilment_choices()) > MAX_FULFILMENT_CHOICES:
+            raise ValueError(f"at most {MAX_FULFILMENT_CHOICES} fulfilment choices")
+        return self
+
+
+MAX_FULFILMENT_CHOICES = 20
 
 
 class PaymentOut(BaseModel):
@@ -161,8 +214,13 @@ class OrderOut(BaseModel):
     shipping_amount: int
     total_amount: int
     refunded_amount: int
-    shipping_address: dict[str, str]
+    shipping_address: dict[str, str | float]
     tracking: dict[str, str]
+    fulfilment: FulfilmentMethod = FulfilmentMethod.DELIVERY
+    pickup_store_id: uuid.UUID | None = Field(None, description="Click & collect: the store.")
+    placed_in_store: uuid.UUID | None = Field(
+        None, description="Endless aisle: the store whose staff placed the order."
+    )
     lines: list[OrderLineOut]
     created_at: dt.datetime
     updated_at: dt.datetime

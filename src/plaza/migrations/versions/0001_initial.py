@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 01:51:47.985737
+Create Date: 2026-11-26 02:02:57.912233
 """
 
 from __future__ import annotations
@@ -620,6 +620,47 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "screen_playlists",
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("priority", sa.Integer(), nullable=False),
+        sa.Column(
+            "days",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("daily_from", sa.String(length=5), nullable=True),
+        sa.Column("daily_to", sa.String(length=5), nullable=True),
+        sa.Column("start_date", sa.Date(), nullable=True),
+        sa.Column("end_date", sa.Date(), nullable=True),
+        sa.Column(
+            "screen_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "items",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            name=op.f("fk_screen_playlists_merchant_id_merchants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_screen_playlists")),
+    )
+    with op.batch_alter_table("screen_playlists", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_screen_playlists_merchant_id_id", ["merchant_id", "id"], unique=False
+        )
+
+    op.create_table(
         "sso_identities",
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("provider_id", sa.Uuid(), nullable=False),
@@ -991,6 +1032,131 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "store_profiles",
+        sa.Column("location_id", sa.Uuid(), nullable=False),
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("timezone", sa.String(length=64), nullable=True),
+        sa.Column("phone", sa.String(length=40), nullable=False),
+        sa.Column(
+            "services",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "hours",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "exceptions",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["location_id"],
+            ["locations.id"],
+            name=op.f("fk_store_profiles_location_id_locations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            name=op.f("fk_store_profiles_merchant_id_merchants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("location_id", name=op.f("pk_store_profiles")),
+    )
+    with op.batch_alter_table("store_profiles", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_store_profiles_merchant_id"), ["merchant_id"], unique=False
+        )
+
+    op.create_table(
+        "store_staff",
+        sa.Column("location_id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "role",
+            sa.Enum("associate", "manager", name="staffrole", native_enum=False, length=30),
+            nullable=False,
+        ),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["location_id"],
+            ["locations.id"],
+            name=op.f("fk_store_staff_location_id_locations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            name=op.f("fk_store_staff_merchant_id_merchants"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_store_staff_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("location_id", "user_id", name=op.f("pk_store_staff")),
+    )
+    with op.batch_alter_table("store_staff", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_store_staff_merchant_id"), ["merchant_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_store_staff_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "store_zones",
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("location_id", sa.Uuid(), nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "entrance",
+                "womenswear",
+                "menswear",
+                "kidswear",
+                "footwear",
+                "accessories",
+                "fitting",
+                "counter",
+                "window",
+                "other",
+                name="zonekind",
+                native_enum=False,
+                length=30,
+            ),
+            nullable=False,
+        ),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["location_id"],
+            ["locations.id"],
+            name=op.f("fk_store_zones_location_id_locations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            name=op.f("fk_store_zones_merchant_id_merchants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_store_zones")),
+        sa.UniqueConstraint("location_id", "code", name=op.f("uq_store_zones_location_id_code")),
+    )
+    with op.batch_alter_table("store_zones", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_store_zones_location_id"), ["location_id"], unique=False
+        )
+        batch_op.create_index("ix_store_zones_merchant_id_id", ["merchant_id", "id"], unique=False)
+
+    op.create_table(
         "variants",
         sa.Column("product_id", sa.Uuid(), nullable=False),
         sa.Column("merchant_id", sa.Uuid(), nullable=False),
@@ -1033,6 +1199,86 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "beacons",
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("location_id", sa.Uuid(), nullable=False),
+        sa.Column("zone_id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum("ibeacon", "eddystone_uid", name="beaconkind", native_enum=False, length=30),
+            nullable=False,
+        ),
+        sa.Column("identifier", sa.String(length=80), nullable=False),
+        sa.Column("label", sa.String(length=100), nullable=False),
+        sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["location_id"],
+            ["locations.id"],
+            name=op.f("fk_beacons_location_id_locations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            name=op.f("fk_beacons_merchant_id_merchants"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["zone_id"],
+            ["store_zones.id"],
+            name=op.f("fk_beacons_zone_id_store_zones"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_beacons")),
+        sa.UniqueConstraint("identifier", name=op.f("uq_beacons_identifier")),
+    )
+    with op.batch_alter_table("beacons", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_beacons_location_id"), ["location_id"], unique=False)
+        batch_op.create_index("ix_beacons_merchant_id_id", ["merchant_id", "id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_beacons_zone_id"), ["zone_id"], unique=False)
+
+    op.create_table(
+        "fitting_rooms",
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("location_id", sa.Uuid(), nullable=False),
+        sa.Column("zone_id", sa.Uuid(), nullable=True),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["location_id"],
+            ["locations.id"],
+            name=op.f("fk_fitting_rooms_location_id_locations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            name=op.f("fk_fitting_rooms_merchant_id_merchants"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["zone_id"],
+            ["store_zones.id"],
+            name=op.f("fk_fitting_rooms_zone_id_store_zones"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fitting_rooms")),
+        sa.UniqueConstraint("location_id", "code", name=op.f("uq_fitting_rooms_location_id_code")),
+    )
+    with op.batch_alter_table("fitting_rooms", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_fitting_rooms_merchant_location", ["merchant_id", "location_id", "id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_fitting_rooms_zone_id"), ["zone_id"], unique=False)
+
+    op.create_table(
         "orders",
         sa.Column("number", sa.String(length=20), nullable=False),
         sa.Column("merchant_id", sa.Uuid(), nullable=False),
@@ -1069,6 +1315,13 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
             nullable=False,
         ),
+        sa.Column(
+            "fulfilment",
+            sa.Enum("delivery", "collect", name="fulfilmentmethod", native_enum=False, length=30),
+            nullable=False,
+        ),
+        sa.Column("pickup_store_id", sa.Uuid(), nullable=True),
+        sa.Column("placed_in_store", sa.Uuid(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -1093,6 +1346,149 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_orders_merchant_id"), ["merchant_id"], unique=False)
         batch_op.create_index(
             "ix_orders_merchant_status", ["merchant_id", "status", "id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_orders_pickup_store_id"), ["pickup_store_id"], unique=False
+        )
+
+    op.create_table(
+        "proximity_offers",
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("zone_id", sa.Uuid(), nullable=False),
+        sa.Column("title", sa.String(length=100), nullable=False),
+        sa.Column("message", sa.String(length=500), nullable=False),
+        sa.Column(
+            "audience",
+            sa.Enum("any", "personas", name="offeraudience", native_enum=False, length=30),
+            nullable=False,
+        ),
+        sa.Column(
+            "persona_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("daily_from", sa.String(length=5), nullable=True),
+        sa.Column("daily_to", sa.String(length=5), nullable=True),
+        sa.Column("cap_per_customer", sa.Integer(), nullable=False),
+        sa.Column(
+            "product_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            name=op.f("fk_proximity_offers_merchant_id_merchants"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["zone_id"],
+            ["store_zones.id"],
+            name=op.f("fk_proximity_offers_zone_id_store_zones"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_proximity_offers")),
+    )
+    with op.batch_alter_table("proximity_offers", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_proximity_offers_merchant_id_id", ["merchant_id", "id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_proximity_offers_zone_id"), ["zone_id"], unique=False)
+
+    op.create_table(
+        "screens",
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("location_id", sa.Uuid(), nullable=False),
+        sa.Column("zone_id", sa.Uuid(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("token_digest", sa.String(length=64), nullable=False),
+        sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("last_polled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["location_id"],
+            ["locations.id"],
+            name=op.f("fk_screens_location_id_locations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            name=op.f("fk_screens_merchant_id_merchants"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["zone_id"],
+            ["store_zones.id"],
+            name=op.f("fk_screens_zone_id_store_zones"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_screens")),
+        sa.UniqueConstraint("token_digest", name=op.f("uq_screens_token_digest")),
+    )
+    with op.batch_alter_table("screens", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_screens_location_id"), ["location_id"], unique=False)
+        batch_op.create_index("ix_screens_merchant_id_id", ["merchant_id", "id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_screens_zone_id"), ["zone_id"], unique=False)
+
+    op.create_table(
+        "store_visits",
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("location_id", sa.Uuid(), nullable=False),
+        sa.Column("zone_id", sa.Uuid(), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("dwelled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sightings", sa.Integer(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["location_id"],
+            ["locations.id"],
+            name=op.f("fk_store_visits_location_id_locations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            name=op.f("fk_store_visits_merchant_id_merchants"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_store_visits_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["zone_id"],
+            ["store_zones.id"],
+            name=op.f("fk_store_visits_zone_id_store_zones"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_store_visits")),
+    )
+    with op.batch_alter_table("store_visits", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_store_visits_ended_at_last_seen_at", ["ended_at", "last_seen_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_store_visits_merchant_id"), ["merchant_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_store_visits_user_id_ended_at", ["user_id", "ended_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_store_visits_zone_id_ended_at", ["zone_id", "ended_at"], unique=False
         )
 
     op.create_table(
@@ -1120,6 +1516,167 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_variant_prices_merchant_id"), ["merchant_id"], unique=False
         )
+
+    op.create_table(
+        "fitting_sessions",
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("location_id", sa.Uuid(), nullable=False),
+        sa.Column("room_id", sa.Uuid(), nullable=False),
+        sa.Column("zone_id", sa.Uuid(), nullable=True),
+        sa.Column("customer_id", sa.Uuid(), nullable=True),
+        sa.Column("opened_by", sa.String(length=80), nullable=False),
+        sa.Column("closed_by", sa.String(length=80), nullable=True),
+        sa.Column(
+            "status",
+            sa.Enum("open", "closed", name="sessionstatus", native_enum=False, length=30),
+            nullable=False,
+        ),
+        sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["users.id"],
+            name=op.f("fk_fitting_sessions_customer_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["location_id"],
+            ["locations.id"],
+            name=op.f("fk_fitting_sessions_location_id_locations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            name=op.f("fk_fitting_sessions_merchant_id_merchants"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["room_id"],
+            ["fitting_rooms.id"],
+            name=op.f("fk_fitting_sessions_room_id_fitting_rooms"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fitting_sessions")),
+    )
+    with op.batch_alter_table("fitting_sessions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_fitting_sessions_customer", ["customer_id", "opened_at"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_fitting_sessions_room_id"), ["room_id"], unique=False)
+        batch_op.create_index(
+            "ix_fitting_sessions_store_status",
+            ["merchant_id", "location_id", "status", "id"],
+            unique=False,
+        )
+
+    op.create_table(
+        "o2o_pickups",
+        sa.Column("order_id", sa.Uuid(), nullable=False),
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("location_id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "state",
+            sa.Enum(
+                "ready",
+                "collected",
+                "expired",
+                "cancelled",
+                name="pickupstate",
+                native_enum=False,
+                length=30,
+            ),
+            nullable=False,
+        ),
+        sa.Column("nonce", sa.String(length=32), nullable=False),
+        sa.Column("code_digest", sa.String(length=64), nullable=False),
+        sa.Column("ready_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ready_by", sa.String(length=100), nullable=False),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("closed_by", sa.String(length=100), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["location_id"],
+            ["locations.id"],
+            name=op.f("fk_o2o_pickups_location_id_locations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            name=op.f("fk_o2o_pickups_merchant_id_merchants"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["orders.id"],
+            name=op.f("fk_o2o_pickups_order_id_orders"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("order_id", name=op.f("pk_o2o_pickups")),
+        sa.UniqueConstraint(
+            "location_id", "code_digest", name=op.f("uq_o2o_pickups_location_id_code_digest")
+        ),
+    )
+    with op.batch_alter_table("o2o_pickups", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_o2o_pickups_location_state", ["location_id", "state", "order_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_o2o_pickups_merchant_id"), ["merchant_id"], unique=False
+        )
+        batch_op.create_index("ix_o2o_pickups_state_expires", ["state", "expires_at"], unique=False)
+
+    op.create_table(
+        "offer_deliveries",
+        sa.Column("offer_id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("visit_id", sa.Uuid(), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            name=op.f("fk_offer_deliveries_merchant_id_merchants"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["offer_id"],
+            ["proximity_offers.id"],
+            name=op.f("fk_offer_deliveries_offer_id_proximity_offers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_offer_deliveries_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["visit_id"],
+            ["store_visits.id"],
+            name=op.f("fk_offer_deliveries_visit_id_store_visits"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_offer_deliveries")),
+        sa.UniqueConstraint(
+            "offer_id", "visit_id", name=op.f("uq_offer_deliveries_offer_id_visit_id")
+        ),
+    )
+    with op.batch_alter_table("offer_deliveries", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_offer_deliveries_merchant_id"), ["merchant_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_offer_deliveries_offer_id_user_id", ["offer_id", "user_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_offer_deliveries_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "order_history",
@@ -1264,6 +1821,102 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_returns_order_id"), ["order_id"], unique=False)
 
     op.create_table(
+        "screen_content",
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "image",
+                "video",
+                "product",
+                "offer",
+                name="contentkind",
+                native_enum=False,
+                length=30,
+            ),
+            nullable=False,
+        ),
+        sa.Column("title", sa.String(length=100), nullable=False),
+        sa.Column("url", sa.String(length=2000), nullable=True),
+        sa.Column("product_id", sa.Uuid(), nullable=True),
+        sa.Column("offer_id", sa.Uuid(), nullable=True),
+        sa.Column("duration_seconds", sa.Integer(), nullable=False),
+        sa.Column(
+            "persona_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            name=op.f("fk_screen_content_merchant_id_merchants"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["offer_id"],
+            ["proximity_offers.id"],
+            name=op.f("fk_screen_content_offer_id_proximity_offers"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_screen_content")),
+    )
+    with op.batch_alter_table("screen_content", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_screen_content_merchant_id_id", ["merchant_id", "id"], unique=False
+        )
+
+    op.create_table(
+        "fitting_items",
+        sa.Column("session_id", sa.Uuid(), nullable=False),
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("variant_id", sa.Uuid(), nullable=False),
+        sa.Column("product_id", sa.Uuid(), nullable=False),
+        sa.Column("gtin", sa.String(length=14), nullable=True),
+        sa.Column("serial", sa.String(length=64), nullable=False),
+        sa.Column("code_kind", sa.String(length=20), nullable=False),
+        sa.Column(
+            "source",
+            sa.Enum("scan", "request", name="itemsource", native_enum=False, length=30),
+            nullable=False,
+        ),
+        sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("bought", sa.Boolean(), nullable=False),
+        sa.Column(
+            "bought_via",
+            sa.Enum("order", "staff", name="boughtvia", native_enum=False, length=30),
+            nullable=True,
+        ),
+        sa.Column("order_id", sa.Uuid(), nullable=True),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["fitting_sessions.id"],
+            name=op.f("fk_fitting_items_session_id_fitting_sessions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fitting_items")),
+        sa.UniqueConstraint(
+            "session_id",
+            "variant_id",
+            "serial",
+            name=op.f("uq_fitting_items_session_id_variant_id_serial"),
+        ),
+    )
+    with op.batch_alter_table("fitting_items", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_fitting_items_merchant_id"), ["merchant_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_fitting_items_session_id"), ["session_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_fitting_items_variant_id"), ["variant_id"], unique=False
+        )
+
+    op.create_table(
         "refunds",
         sa.Column("payment_id", sa.Uuid(), nullable=False),
         sa.Column("order_id", sa.Uuid(), nullable=False),
@@ -1289,16 +1942,101 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_refunds_order_id"), ["order_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_refunds_payment_id"), ["payment_id"], unique=False)
 
+    op.create_table(
+        "fitting_requests",
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("location_id", sa.Uuid(), nullable=False),
+        sa.Column("session_id", sa.Uuid(), nullable=False),
+        sa.Column("room_id", sa.Uuid(), nullable=False),
+        sa.Column("variant_id", sa.Uuid(), nullable=False),
+        sa.Column("item_id", sa.Uuid(), nullable=True),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "requested",
+                "picking",
+                "delivered",
+                "unavailable",
+                "cancelled",
+                name="requeststatus",
+                native_enum=False,
+                length=30,
+            ),
+            nullable=False,
+        ),
+        sa.Column("note", sa.String(length=500), nullable=False),
+        sa.Column("requested_by", sa.String(length=80), nullable=False),
+        sa.Column("handled_by", sa.String(length=80), nullable=True),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["item_id"],
+            ["fitting_items.id"],
+            name=op.f("fk_fitting_requests_item_id_fitting_items"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["location_id"],
+            ["locations.id"],
+            name=op.f("fk_fitting_requests_location_id_locations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            name=op.f("fk_fitting_requests_merchant_id_merchants"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["room_id"],
+            ["fitting_rooms.id"],
+            name=op.f("fk_fitting_requests_room_id_fitting_rooms"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["fitting_sessions.id"],
+            name=op.f("fk_fitting_requests_session_id_fitting_sessions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fitting_requests")),
+    )
+    with op.batch_alter_table("fitting_requests", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_fitting_requests_queue",
+            ["merchant_id", "location_id", "status", "id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_fitting_requests_session_id"), ["session_id"], unique=False
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("fitting_requests", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_fitting_requests_session_id"))
+        batch_op.drop_index("ix_fitting_requests_queue")
+
+    op.drop_table("fitting_requests")
     with op.batch_alter_table("refunds", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_refunds_payment_id"))
         batch_op.drop_index(batch_op.f("ix_refunds_order_id"))
 
     op.drop_table("refunds")
+    with op.batch_alter_table("fitting_items", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_fitting_items_variant_id"))
+        batch_op.drop_index(batch_op.f("ix_fitting_items_session_id"))
+        batch_op.drop_index(batch_op.f("ix_fitting_items_merchant_id"))
+
+    op.drop_table("fitting_items")
+    with op.batch_alter_table("screen_content", schema=None) as batch_op:
+        batch_op.drop_index("ix_screen_content_merchant_id_id")
+
+    op.drop_table("screen_content")
     with op.batch_alter_table("returns", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_returns_order_id"))
         batch_op.drop_index(batch_op.f("ix_returns_merchant_id"))
@@ -1319,21 +2057,83 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_order_history_order_id"))
 
     op.drop_table("order_history")
+    with op.batch_alter_table("offer_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_offer_deliveries_user_id"))
+        batch_op.drop_index("ix_offer_deliveries_offer_id_user_id")
+        batch_op.drop_index(batch_op.f("ix_offer_deliveries_merchant_id"))
+
+    op.drop_table("offer_deliveries")
+    with op.batch_alter_table("o2o_pickups", schema=None) as batch_op:
+        batch_op.drop_index("ix_o2o_pickups_state_expires")
+        batch_op.drop_index(batch_op.f("ix_o2o_pickups_merchant_id"))
+        batch_op.drop_index("ix_o2o_pickups_location_state")
+
+    op.drop_table("o2o_pickups")
+    with op.batch_alter_table("fitting_sessions", schema=None) as batch_op:
+        batch_op.drop_index("ix_fitting_sessions_store_status")
+        batch_op.drop_index(batch_op.f("ix_fitting_sessions_room_id"))
+        batch_op.drop_index("ix_fitting_sessions_customer")
+
+    op.drop_table("fitting_sessions")
     with op.batch_alter_table("variant_prices", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_variant_prices_merchant_id"))
 
     op.drop_table("variant_prices")
+    with op.batch_alter_table("store_visits", schema=None) as batch_op:
+        batch_op.drop_index("ix_store_visits_zone_id_ended_at")
+        batch_op.drop_index("ix_store_visits_user_id_ended_at")
+        batch_op.drop_index(batch_op.f("ix_store_visits_merchant_id"))
+        batch_op.drop_index("ix_store_visits_ended_at_last_seen_at")
+
+    op.drop_table("store_visits")
+    with op.batch_alter_table("screens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_screens_zone_id"))
+        batch_op.drop_index("ix_screens_merchant_id_id")
+        batch_op.drop_index(batch_op.f("ix_screens_location_id"))
+
+    op.drop_table("screens")
+    with op.batch_alter_table("proximity_offers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_proximity_offers_zone_id"))
+        batch_op.drop_index("ix_proximity_offers_merchant_id_id")
+
+    op.drop_table("proximity_offers")
     with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_orders_pickup_store_id"))
         batch_op.drop_index("ix_orders_merchant_status")
         batch_op.drop_index(batch_op.f("ix_orders_merchant_id"))
         batch_op.drop_index(batch_op.f("ix_orders_customer_id"))
         batch_op.drop_index(batch_op.f("ix_orders_checkout_id"))
 
     op.drop_table("orders")
+    with op.batch_alter_table("fitting_rooms", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_fitting_rooms_zone_id"))
+        batch_op.drop_index("ix_fitting_rooms_merchant_location")
+
+    op.drop_table("fitting_rooms")
+    with op.batch_alter_table("beacons", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_beacons_zone_id"))
+        batch_op.drop_index("ix_beacons_merchant_id_id")
+        batch_op.drop_index(batch_op.f("ix_beacons_location_id"))
+
+    op.drop_table("beacons")
     with op.batch_alter_table("variants", schema=None) as batch_op:
         batch_op.drop_index("ix_variants_product_position")
 
     op.drop_table("variants")
+    with op.batch_alter_table("store_zones", schema=None) as batch_op:
+        batch_op.drop_index("ix_store_zones_merchant_id_id")
+        batch_op.drop_index(batch_op.f("ix_store_zones_location_id"))
+
+    op.drop_table("store_zones")
+    with op.batch_alter_table("store_staff", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_store_staff_user_id"))
+        batch_op.drop_index(batch_op.f("ix_store_staff_merchant_id"))
+
+    op.drop_table("store_staff")
+    with op.batch_alter_table("store_profiles", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_store_profiles_merchant_id"))
+
+    op.drop_table("store_profiles")
     with op.batch_alter_table("stock_movements", schema=None) as batch_op:
         batch_op.drop_index("ix_stock_movements_variant_location")
         batch_op.drop_index("ix_stock_movements_merchant_id_id")
@@ -1387,6 +2187,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sso_identities_user_id"))
 
     op.drop_table("sso_identities")
+    with op.batch_alter_table("screen_playlists", schema=None) as batch_op:
+        batch_op.drop_index("ix_screen_playlists_merchant_id_id")
+
+    op.drop_table("screen_playlists")
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.drop_index("ix_products_status_created")
         batch_op.drop_index("ix_products_merchant_created")

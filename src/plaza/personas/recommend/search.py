@@ -21,6 +21,7 @@ import hashlib
 import math
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -32,6 +33,7 @@ from plaza.catalog.search import ProductQuery, TextQuery, parse_query
 from plaza.errors import INVALID_CURSOR, ProblemError
 from plaza.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from plaza.personas.recommend.embeddings import embedding_index
+from plaza.personas.recommend.encoder import FloatArray
 from plaza.personas.recommend.service import minmax, popularity, summaries
 
 RRF_K = 60
@@ -96,6 +98,17 @@ def keyword_ids(
     return list(found), found
 
 
+@lru_cache(maxsize=2048)
+def query_vector(q: str) -> FloatArray:
+    """A query's embedding, remembered: shoppers repeat the same few thousand queries, and
+    encoding one costs milliseconds of CPU (the embedding depends on the text alone)."""
+    from plaza.personas.recommend.encoder import encode
+
+    vector = encode([q])[0]
+    vector.setflags(write=False)
+    return vector
+
+
 def semantic_ids(
     s: Session,
     q: str,
@@ -104,12 +117,10 @@ def semantic_ids(
     allowed: set[uuid.UUID] | None = None,
 ) -> list[tuple[uuid.UUID, float]]:
     """Nearest products to the query's embedding, best first, with their cosine."""
-    from plaza.personas.recommend.encoder import encode
-
     index = embedding_index(s)
     if not index.ids or not q.strip():
         return []
-    sims = index.similarities(encode([q])[0])
+    sims = index.similarities(query_vector(" ".join(q.lower().split())))
     order = np.argsort(-sims, kind="stable")
     out: list[tuple[uuid.UUID, float]] = []
     for i in order:

@@ -315,10 +315,12 @@ def sentence_transformers_encode(batch_size: int = 64) -> Callable[[Sequence[str
     os.environ["HF_HUB_OFFLINE"] = "1"  # never download: the model is packaged
     import torch
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
     from plaza.personas.recommend.encoder import model_dir
 
     torch.set_num_threads(2)
+    hf_logging.disable_progress_bar()  # Plaza's own Rich progress bar says what is going on
     model = SentenceTransformer(str(model_dir()), device="cpu")
 
     def encode(texts: Sequence[str]) -> FloatArray:

@@ -1,0 +1,1 @@
+"""Click & collect (pickup codes at the counter) and the endless aisle."""
