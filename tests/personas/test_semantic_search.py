@@ -78,3 +78,23 @@ def test_bad_inputs(client, params) -> None:  # type: ignore[no-untyped-def]
 def test_query_without_words_still_answers(client) -> None:  # type: ignore[no-untyped-def]
     r = client.get("/search", params={"q": "!!!", "mode": "keyword"})
     assert r.status_code == 200 and r.json()["items"] == []
+
+
+def test_answers_are_cached_until_the_catalog_or_its_embeddings_change(  # type: ignore[no-untyped-def]
+    client, db, shop
+) -> None:
+    from plaza.catalog.cache import cache_for
+    from plaza.personas.recommend.embeddings import embed_products
+    from tests.catalog_helpers import create_product
+
+    merchant, _, _, _ = shop
+    params = {"q": "poncho for storms", "merchant_id": str(merchant.id), "mode": "semantic"}
+    cache_for(db).clear()
+    first = client.get("/search", params=params)
+    assert first.status_code == 200 and first.headers["x-cache"] == "miss"
+    again = client.get("/search", params=params)
+    assert again.headers["x-cache"] == "hit" and again.json() == first.json()
+    create_product(db, merchant.id, title="Storm Poncho", tags=["waterproof", "rain"])
+    embed_products(db)  # a new vector must not be hidden by a cached answer
+    titles = [i["product"]["title"] for i in client.get("/search", params=params).json()["items"]]
+    assert "Storm Poncho" in titles

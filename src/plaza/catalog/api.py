@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, StringConstraints
-from sqlalchemy.orm import Session
+from pydantic import StringConstraints
 
 from plaza import idempotency
 from plaza.catalog import customisation, service
 from plaza.catalog.base import has_nul
-from plaza.catalog.cache import cache_for
+from plaza.catalog.cache import cached_response
 from plaza.catalog.models import ProductStatus
 from plaza.catalog.schemas import (
     CategoryIn,
@@ -52,7 +49,6 @@ can_write = MerchantAccess(MerchantRole.STAFF, "catalog:write")
 
 Filter = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 OPTION_FILTER = re.compile(r"^([a-z][a-z0-9_]{0,29}):(.{1,50})$")
-JSON_MEDIA = "application/json"
 
 
 async def product_filters(
@@ -126,29 +122,6 @@ async def database(request: Request) -> Database:
     return get_db(request)
 
 
-def _render(db: Database, build: Callable[[Session], BaseModel]) -> bytes:
-    with db.reading() as s:
-        return build(s).model_dump_json().encode()
-
-
-async def _cached(
-    db: Database, key: tuple[object, ...], build: Callable[[Session], BaseModel]
-) -> Response:
-    """Serve a public read from the in-process cache, or build, serialise and keep it. A
-    hit touches no database and no worker thread; database work runs in the thread pool."""
-    cache = cache_for(db)
-    version = cache.fresh_version()
-    if version is None:
-        version = await run_in_threadpool(cache.version, db)
-    body = cache.get(key, version)
-    cached = body is not None
-    if body is None:
-        body, cached = await run_in_threadpool(
-            cache.get_or_build, key, version, lambda: _render(db, build)
-        )
-    return Response(body, media_type=JSON_MEDIA, headers={"X-Cache": "hit" if cached else "miss"})
-
-
 # -------------------------------------------------------------------- storefront
 
 
@@ -164,7 +137,7 @@ async def list_products(
     `currency`. Cursor-paginated (at most 100 per page); responses are cached in-process
     and invalidated by every catalog write (see docs/catalog.md)."""
     query = ProductQuery(**filters, merchant_id=merchant_id, limit=page.limit, cursor=page.cursor)
-    return await _cached(
+    return await cached_response(
         db, ("products", *query.cache_key()), lambda s: service.search_storefront(s, query)
     )
 
@@ -177,7 +150,7 @@ async def get_storefront_product(
     _: Principal = Depends(Public()),
 ) -> Response:
     """An active product as shoppers see it (404 for drafts, archived or closed shops)."""
-    return await _cached(
+    return await cached_response(
         db,
         ("product", product_id, currency),
         lambda s: service.storefront_product(s, product_id, currency),
@@ -209,7 +182,7 @@ async def list_categories(
     """The platform taxonomy in (position, id) order: every category (`flat`), or root
     categories with nested `children` (`tree`, paginated over the roots)."""
     tree = shape == "tree"
-    return await _cached(
+    return await cached_response(
         db,
         ("categories", tree, page.limit, page.cursor),
         lambda s: service.list_categories(s, tree=tree, limit=page.limit, cursor=page.cursor),

@@ -18,6 +18,9 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastapi import Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
@@ -182,3 +185,29 @@ def cache_for(db: Database) -> CatalogCache:
                 cache = CatalogCache(get_settings().catalog_cache_size)
                 _caches[db] = cache
     return cache
+
+
+JSON_MEDIA = "application/json"
+
+
+def _render(db: Database, build: Callable[[Session], BaseModel]) -> bytes:
+    with db.reading() as s:
+        return build(s).model_dump_json().encode()
+
+
+async def cached_response(
+    db: Database, key: tuple[object, ...], build: Callable[[Session], BaseModel]
+) -> Response:
+    """Serve a public read from the in-process cache, or build, serialise and keep it. A
+    hit touches no database and no worker thread; database work runs in the thread pool."""
+    cache = cache_for(db)
+    version = cache.fresh_version()
+    if version is None:
+        version = await run_in_threadpool(cache.version, db)
+    body = cache.get(key, version)
+    cached = body is not None
+    if body is None:
+        body, cached = await run_in_threadpool(
+            cache.get_or_build, key, version, lambda: _render(db, build)
+        )
+    return Response(body, media_type=JSON_MEDIA, headers={"X-Cache": "hit" if cached else "miss"})

@@ -9,9 +9,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
+from plaza.catalog.cache import cached_response
 from plaza.db import Database
 from plaza.deps import get_db
 from plaza.errors import VALIDATION, ProblemError
@@ -124,7 +125,7 @@ def bought_together(
 
 
 @router.get("/search", response_model=SearchResults)
-def search_products(
+async def search_products(
     q: str = Query(..., min_length=1, max_length=200, description="What you are looking for."),
     mode: SearchMode = Query(
         SearchMode.HYBRID, description="`hybrid` (default), `keyword` or `semantic`."
@@ -134,14 +135,17 @@ def search_products(
     limit: Annotated[int, Query(ge=1, le=MAX_RECOMMENDATIONS, description="1–50.")] = 20,
     db: Database = Depends(get_db),
     _: Principal = Depends(Public()),
-) -> SearchResults:
+) -> Response:
     """Search by meaning and by words: the catalog's keyword search fused with embedding
     nearest neighbours (reciprocal rank fusion), so "warm jacket for rain" finds
-    waterproof coats. Only products you can buy now."""
+    waterproof coats. Only products you can buy now. Answers are cached in-process like
+    catalog listings and invalidated by every catalog or embedding change."""
     _no_nul(q)
-    with db.reading() as s:
+    text = " ".join(q.split())
+
+    def build(s: Session) -> SearchResults:
         hits, known = search_service.search(
-            s, q, mode=mode, currency=currency, limit=limit, merchant_id=merchant_id
+            s, text, mode=mode, currency=currency, limit=limit, merchant_id=merchant_id
         )
         found = search_service.with_summaries(s, [h.product_id for h in hits], known, currency)
         items = [
@@ -162,6 +166,9 @@ def search_products(
             if h.product_id in found
         ]
         return SearchResults(items=items, mode=mode.value)
+
+    key = ("search", text.lower(), mode.value, currency, merchant_id, limit)
+    return await cached_response(db, key, build)
 
 
 @router.get("/me/personas/{persona_id}/products", response_model=Page[PersonaProduct])

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plaza.catalog.features import product_features
+from plaza.catalog.service import bump_catalog_version
 from plaza.db import Database, utcnow
 from plaza.personas.models import ProductEmbedding
 from plaza.personas.recommend.encoder import DIM, MODEL_NAME
@@ -93,6 +94,9 @@ def _store(s: Session, rows: list[tuple[uuid.UUID, uuid.UUID, str, FloatArray]])
         row.text_digest = text_digest(text)
         row.vector = to_bytes(vector)
         row.updated_at = utcnow()
+    # Search answers depend on the vectors: cached ones must not outlive them.
+    for merchant_id in sorted({r[1] for r in rows}):
+        bump_catalog_version(s, merchant_id)
 
 
 def embed_products(
