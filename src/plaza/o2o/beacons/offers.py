@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from plaza.catalog import service as catalog
 from plaza.db import utcnow
-from plaza.errors import VALIDATION, ProblemError, not_found
+from plaza.errors import VALIDATION, ProblemError
 from plaza.events import emit, event_type
 from plaza.o2o.beacons.models import OfferAudience, OfferDelivery, ProximityOffer, Visit
 from plaza.o2o.beacons.schemas import DeliveredOffer, OfferIn, OfferOut
@@ -25,6 +25,7 @@ from plaza.o2o.stores import service as stores
 from plaza.o2o.stores.schemas import minutes
 from plaza.personas import lookup as personas
 from plaza.privacy.service import has_consent
+from plaza.tenancy import get_owned
 
 OFFER_DELIVERED = event_type(
     "o2o.offer_delivered",
@@ -74,14 +75,7 @@ def create_offer(s: Session, merchant_id: uuid.UUID, data: OfferIn) -> Proximity
 
 
 def get_offer(s: Session, merchant_id: uuid.UUID, offer_id: uuid.UUID) -> ProximityOffer:
-    offer = s.scalar(
-        select(ProximityOffer).where(
-            ProximityOffer.id == offer_id, ProximityOffer.merchant_id == merchant_id
-        )
-    )
-    if offer is None:
-        raise not_found("offer", offer_id)
-    return offer
+    return get_owned(s, ProximityOffer, merchant_id, offer_id, "offer")
 
 
 def replace_offer(

@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from plaza.errors import ProblemError, not_found, problem_type
+from plaza.errors import ProblemError, problem_type
 from plaza.o2o.beacons.models import Beacon, BeaconKind
 from plaza.o2o.beacons.schemas import BeaconIn, BeaconOut, BeaconPatch, EddystoneUidId, IBeaconId
 from plaza.o2o.stores import service as stores
+from plaza.tenancy import get_owned
 
 BEACON_TAKEN = problem_type(
     "beacon-identifier-taken",
@@ -81,10 +82,7 @@ def create_beacon(s: Session, merchant_id: uuid.UUID, data: BeaconIn) -> Beacon:
 
 
 def get_beacon(s: Session, merchant_id: uuid.UUID, beacon_id: uuid.UUID) -> Beacon:
-    b = s.scalar(select(Beacon).where(Beacon.id == beacon_id, Beacon.merchant_id == merchant_id))
-    if b is None:
-        raise not_found("beacon", beacon_id)
-    return b
+    return get_owned(s, Beacon, merchant_id, beacon_id, "beacon")
 
 
 def list_beacons(

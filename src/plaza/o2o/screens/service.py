@@ -49,6 +49,7 @@ from plaza.o2o.stores import service as stores
 from plaza.o2o.stores.schemas import WEEKDAYS, minutes
 from plaza.personas import lookup as personas
 from plaza.privacy.service import has_consent
+from plaza.tenancy import get_owned
 
 TOKEN_PREFIX = "scr_"
 REFRESH_SECONDS = 30
@@ -111,12 +112,7 @@ def create_screen(s: Session, merchant_id: uuid.UUID, data: ScreenIn) -> tuple[S
 
 
 def get_screen(s: Session, merchant_id: uuid.UUID, screen_id: uuid.UUID) -> Screen:
-    screen = s.scalar(
-        select(Screen).where(Screen.id == screen_id, Screen.merchant_id == merchant_id)
-    )
-    if screen is None:
-        raise not_found("screen", screen_id)
-    return screen
+    return get_owned(s, Screen, merchant_id, screen_id, "screen")
 
 
 def list_screens(
@@ -236,14 +232,7 @@ def create_content(s: Session, merchant_id: uuid.UUID, data: ContentIn) -> Scree
 
 
 def get_content(s: Session, merchant_id: uuid.UUID, content_id: uuid.UUID) -> ScreenContent:
-    c = s.scalar(
-        select(ScreenContent).where(
-            ScreenContent.id == content_id, ScreenContent.merchant_id == merchant_id
-        )
-    )
-    if c is None:
-        raise not_found("content item", content_id)
-    return c
+    return get_owned(s, ScreenContent, merchant_id, content_id, "content item")
 
 
 def replace_content(
@@ -341,12 +330,7 @@ def create_playlist(s: Session, merchant_id: uuid.UUID, data: PlaylistIn) -> Pla
 
 
 def get_playlist(s: Session, merchant_id: uuid.UUID, playlist_id: uuid.UUID) -> Playlist:
-    p = s.scalar(
-        select(Playlist).where(Playlist.id == playlist_id, Playlist.merchant_id == merchant_id)
-    )
-    if p is None:
-        raise not_found("playlist", playlist_id)
-    return p
+    return get_owned(s, Playlist, merchant_id, playlist_id, "playlist")
 
 
 def replace_playlist(

@@ -56,6 +56,7 @@ from plaza.personas.segments.schemas import (
 )
 from plaza.privacy.models import Purpose
 from plaza.privacy.service import consenting_users, has_consent
+from plaza.tenancy import get_owned
 
 MAX_ACTIVE_PERSONAS = 50  # per merchant: every customer event evaluates all of them
 PREVIEW_SAMPLE = 20_000  # larger audiences are estimated from a sample of this size
@@ -322,14 +323,7 @@ def create_persona(s: Session, merchant_id: uuid.UUID, body: PersonaIn) -> Strat
 
 
 def get_persona(s: Session, merchant_id: uuid.UUID, persona_id: uuid.UUID) -> StrategicPersona:
-    persona = s.scalar(
-        select(StrategicPersona).where(
-            StrategicPersona.id == persona_id, StrategicPersona.merchant_id == merchant_id
-        )
-    )
-    if persona is None:
-        raise not_found("persona", persona_id)
-    return persona
+    return get_owned(s, StrategicPersona, merchant_id, persona_id, "persona")
 
 
 def _lock(s: Session, merchant_id: uuid.UUID, persona_id: uuid.UUID) -> StrategicPersona:
