@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from fastapi import Query
@@ -74,6 +74,26 @@ def decode_cursor(listing: str, cursor: str) -> list[Any]:
         raise ProblemError(INVALID_CURSOR) from exc
 
 
+def cursor_id(listing: str, page: PageParams) -> uuid.UUID | None:
+    """The id after which ``page`` continues ``listing`` (None on the first page)."""
+    if not page.cursor:
+        return None
+    return uuid.UUID(str(decode_cursor(listing, page.cursor)[0]))
+
+
+def next_id_cursor(listing: str, rows: Sequence[Any], limit: int) -> str | None:
+    """The cursor after a page of ``rows`` fetched with ``limit + 1`` in id order."""
+    return encode_cursor(listing, [str(rows[limit - 1].id)]) if len(rows) > limit else None
+
+
+def id_page(listing: str, rows: Sequence[Any], limit: int, out: Callable[[Any], T]) -> Page[T]:
+    """The page of ``rows`` fetched with ``limit + 1`` in id order; call inside the session
+    (ORM rows expire after it)."""
+    return Page(
+        items=[out(r) for r in rows[:limit]], next_cursor=next_id_cursor(listing, rows, limit)
+    )
+
+
 def newest_first(
     s: Session,
     query: Select[Any],
@@ -86,8 +106,8 @@ def newest_first(
 
     ``listing`` names the listing and its filters, so a cursor only works where it came from.
     """
-    if page.cursor:
-        after = uuid.UUID(str(decode_cursor(listing, page.cursor)[0]))
+    after = cursor_id(listing, page)
+    if after is not None:
         query = query.where(id_column < after)
     rows = list(s.scalars(query.order_by(id_column.desc()).limit(page.limit + 1)))
     more = len(rows) > page.limit

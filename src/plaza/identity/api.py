@@ -28,7 +28,7 @@ from plaza.identity.schemas import (
     UserOut,
 )
 from plaza.identity.tokens import issue_token
-from plaza.pagination import Page, PageParams, decode_cursor, encode_cursor
+from plaza.pagination import Page, PageParams, cursor_id, encode_cursor
 from plaza.security.ratelimit import login_rate_limit, registration_rate_limit
 
 router = APIRouter(tags=["identity"])
@@ -83,7 +83,7 @@ def list_merchants(
     page: PageParams = Depends(), db: Database = Depends(get_db), _: Principal = Depends(Public())
 ) -> Page[MerchantOut]:
     """Active merchants on the platform, oldest first."""
-    after = uuid.UUID(str(decode_cursor("merchants", page.cursor)[0])) if page.cursor else None
+    after = cursor_id("merchants", page)
     with db.reading() as s:
         rows = service.list_merchants(s, limit=page.limit + 1, after=after)
         items = [MerchantOut.model_validate(m) for m in rows[: page.limit]]

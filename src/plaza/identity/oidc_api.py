@@ -31,7 +31,7 @@ from plaza.identity.schemas import (
 )
 from plaza.identity.service import EMAIL_TAKEN
 from plaza.identity.tokens import issue_token
-from plaza.pagination import Page, PageParams, decode_cursor, encode_cursor
+from plaza.pagination import Page, PageParams, cursor_id, encode_cursor
 from plaza.security.ratelimit import login_rate_limit
 
 router = APIRouter(tags=["sso"])
@@ -103,7 +103,7 @@ def public_providers(
     page: PageParams = Depends(), db: Database = Depends(get_db), _: Principal = Depends(Public())
 ) -> Page[SsoProviderPublic]:
     """The enabled sign-in providers, for a login page's buttons."""
-    after = uuid.UUID(str(decode_cursor("sso-public", page.cursor)[0])) if page.cursor else None
+    after = cursor_id("sso-public", page)
     with db.reading() as s:
         rows = sso.list_providers(s, limit=page.limit + 1, after=after, enabled_only=True)
     items = [
@@ -302,7 +302,7 @@ def list_providers(
     _: Principal = Depends(platform_admin),
 ) -> Page[SsoProviderOut]:
     """Every configured provider, enabled or not, oldest first (never the secrets)."""
-    after = uuid.UUID(str(decode_cursor("sso-providers", page.cursor)[0])) if page.cursor else None
+    after = cursor_id("sso-providers", page)
     with db.reading() as s:
         rows = sso.list_providers(s, limit=page.limit + 1, after=after)
         items = [_out(request, p) for p in rows[: page.limit]]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -32,24 +30,16 @@ from plaza.inventory.schemas import (
     StockSetIn,
     StoreAvailabilityOut,
 )
-from plaza.pagination import Page, PageParams, decode_cursor, encode_cursor
+from plaza.pagination import (
+    Page,
+    PageParams,
+    cursor_id,
+    id_page,
+)
 
-T = TypeVar("T")
 router = APIRouter(tags=["inventory"])
 can_read = MerchantAccess(MerchantRole.STAFF, "inventory:read")
 can_write = MerchantAccess(MerchantRole.STAFF, "inventory:write")
-
-
-def _after(listing: str, page: PageParams) -> uuid.UUID | None:
-    if not page.cursor:
-        return None
-    return uuid.UUID(str(decode_cursor(listing, page.cursor)[0]))
-
-
-def _page(listing: str, rows: Sequence[Any], limit: int, out: Callable[[Any], T]) -> Page[T]:
-    """Rows fetched with ``limit + 1``; call inside the session (rows expire after it)."""
-    nxt = encode_cursor(listing, [str(rows[limit - 1].id)]) if len(rows) > limit else None
-    return Page(items=[out(r) for r in rows[:limit]], next_cursor=nxt)
 
 
 def _merchant_variant(s: Session, merchant_id: uuid.UUID, variant_id: uuid.UUID) -> None:
@@ -77,11 +67,11 @@ def list_locations(
             s,
             merchant_id,
             limit=page.limit + 1,
-            after=_after(listing, page),
+            after=cursor_id(listing, page),
             kind=kind,
             is_active=is_active,
         )
-        return _page(listing, rows, page.limit, LocationOut.of)
+        return id_page(listing, rows, page.limit, LocationOut.of)
 
 
 @router.post("/merchants/{merchant_id}/locations", status_code=201, response_model=LocationOut)
@@ -153,13 +143,13 @@ def list_stock(
             s,
             merchant_id,
             limit=page.limit + 1,
-            after=_after(listing, page),
+            after=cursor_id(listing, page),
             variant_id=variant_id,
             location_id=location_id,
             low_stock=low_stock,
             threshold=threshold,
         )
-        return _page(listing, rows, page.limit, StockLevelOut.model_validate)
+        return id_page(listing, rows, page.limit, StockLevelOut.model_validate)
 
 
 @router.get("/merchants/{merchant_id}/stock/movements", response_model=Page[MovementOut])
@@ -180,13 +170,13 @@ def list_movements(
             s,
             merchant_id,
             limit=page.limit + 1,
-            before=_after(listing, page),
+            before=cursor_id(listing, page),
             variant_id=variant_id,
             location_id=location_id,
             reason=reason,
             reference=reference,
         )
-        return _page(listing, rows, page.limit, MovementOut.model_validate)
+        return id_page(listing, rows, page.limit, MovementOut.model_validate)
 
 
 @router.post(
@@ -297,12 +287,12 @@ def list_reservations(
             s,
             merchant_id,
             limit=page.limit + 1,
-            after=_after(listing, page),
+            after=cursor_id(listing, page),
             reference=reference,
             status=status,
             variant_id=variant_id,
         )
-        return _page(listing, rows, page.limit, ReservationOut.model_validate)
+        return id_page(listing, rows, page.limit, ReservationOut.model_validate)
 
 
 # --- public ------------------------------------------------------------------------------

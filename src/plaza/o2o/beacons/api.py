@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
@@ -24,9 +22,13 @@ from plaza.o2o.beacons.schemas import (
     SightingsIn,
     SightingsOut,
 )
-from plaza.pagination import Page, PageParams, decode_cursor, encode_cursor
+from plaza.pagination import (
+    Page,
+    PageParams,
+    cursor_id,
+    id_page,
+)
 
-T = TypeVar("T")
 router = APIRouter(tags=["o2o: beacons"])
 can_read = MerchantAccess(MerchantRole.STAFF, "inventory:read")
 can_write = MerchantAccess(MerchantRole.STAFF, "inventory:write")
@@ -34,17 +36,6 @@ can_write = MerchantAccess(MerchantRole.STAFF, "inventory:write")
 marketer = MerchantAccess(MerchantRole.STAFF)
 BEACONS = "/merchants/{merchant_id}/beacons"
 OFFERS = "/merchants/{merchant_id}/offers"
-
-
-def _after(listing: str, page: PageParams) -> uuid.UUID | None:
-    if not page.cursor:
-        return None
-    return uuid.UUID(str(decode_cursor(listing, page.cursor)[0]))
-
-
-def _page(listing: str, rows: Sequence[Any], limit: int, out: Callable[[Any], T]) -> Page[T]:
-    nxt = encode_cursor(listing, [str(rows[limit - 1].id)]) if len(rows) > limit else None
-    return Page(items=[out(r) for r in rows[:limit]], next_cursor=nxt)
 
 
 # --- beacons ----------------------------------------------------------------------------------
@@ -66,11 +57,11 @@ def list_beacons(
             s,
             merchant_id,
             limit=page.limit + 1,
-            after=_after(listing, page),
+            after=cursor_id(listing, page),
             store_id=store_id,
             zone_id=zone_id,
         )
-        return _page(listing, rows, page.limit, service.beacon_view)
+        return id_page(listing, rows, page.limit, service.beacon_view)
 
 
 @router.post(BEACONS, status_code=201, response_model=BeaconOut)
@@ -178,9 +169,9 @@ def list_offers(
     listing = f"offers:{merchant_id}:{zone_id}"
     with db.reading() as s:
         rows = offers.list_offers(
-            s, merchant_id, limit=page.limit + 1, after=_after(listing, page), zone_id=zone_id
+            s, merchant_id, limit=page.limit + 1, after=cursor_id(listing, page), zone_id=zone_id
         )
-        return _page(listing, rows, page.limit, lambda o: offers.offer_view(s, o))
+        return id_page(listing, rows, page.limit, lambda o: offers.offer_view(s, o))
 
 
 @router.post(OFFERS, status_code=201, response_model=OfferOut)

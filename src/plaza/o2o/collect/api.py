@@ -29,7 +29,7 @@ from plaza.ordering import api as ordering_api
 from plaza.ordering import flows
 from plaza.ordering.payments import PaymentProvider
 from plaza.ordering.schemas import CheckoutOut
-from plaza.pagination import Page, PageParams, decode_cursor, encode_cursor
+from plaza.pagination import Page, PageParams, cursor_id, encode_cursor
 from plaza.security.ratelimit import client_ip, enforce
 
 router = APIRouter(tags=["o2o: click & collect"])
@@ -92,7 +92,7 @@ def list_pickups(
 ) -> Page[PickupOut]:
     """The store's click & collect orders in one state, oldest first."""
     listing = f"pickups:{location_id}:{state}"
-    after = uuid.UUID(str(decode_cursor(listing, page.cursor)[0])) if page.cursor else None
+    after = cursor_id(listing, page)
     with db.reading() as s:
         rows = service.list_pickups(
             s, merchant_id, location_id, state, limit=page.limit + 1, after=after

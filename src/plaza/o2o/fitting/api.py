@@ -9,8 +9,6 @@ staff (others get 404).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -35,28 +33,20 @@ from plaza.o2o.fitting.schemas import (
     SizeRequestOut,
     SizeRequestPatch,
 )
-from plaza.pagination import Page, PageParams, decode_cursor, encode_cursor
+from plaza.pagination import (
+    Page,
+    PageParams,
+    cursor_id,
+    id_page,
+    next_id_cursor,
+)
 
-T = TypeVar("T")
 router = APIRouter(tags=["o2o: fitting rooms"])
 rooms_read = MerchantAccess(MerchantRole.STAFF, "inventory:read")
 rooms_write = MerchantAccess(MerchantRole.STAFF, "inventory:write")
 store_staff = MerchantAccess(MerchantRole.STAFF)  # people on the shop floor, not API keys
 shopper = Customer()
 STORE = "/merchants/{merchant_id}/stores/{location_id}"
-
-
-def _after(listing: str, page: PageParams) -> uuid.UUID | None:
-    if not page.cursor:
-        return None
-    return uuid.UUID(str(decode_cursor(listing, page.cursor)[0]))
-
-
-def _page(
-    listing: str, rows: Sequence[Any], limit: int, out: Callable[[Sequence[Any]], list[T]]
-) -> Page[T]:
-    nxt = encode_cursor(listing, [str(rows[limit - 1].id)]) if len(rows) > limit else None
-    return Page(items=out(rows[:limit]), next_cursor=nxt)
 
 
 # --- rooms (staff) -----------------------------------------------------------------------
@@ -74,9 +64,9 @@ def list_rooms(
     listing = f"fitting-rooms:{location_id}"
     with db.reading() as s:
         rows = service.list_rooms(
-            s, merchant_id, location_id, limit=page.limit + 1, after=_after(listing, page)
+            s, merchant_id, location_id, limit=page.limit + 1, after=cursor_id(listing, page)
         )
-        return _page(listing, rows, page.limit, lambda rs: [FittingRoomOut.of(r) for r in rs])
+        return id_page(listing, rows, page.limit, FittingRoomOut.of)
 
 
 @router.post(f"{STORE}/fitting-rooms", status_code=201, response_model=FittingRoomOut)
@@ -144,9 +134,13 @@ def list_requests(
             location_id,
             statuses=states,
             limit=page.limit + 1,
-            after=_after(listing, page),
+            after=cursor_id(listing, page),
         )
-        return _page(listing, rows, page.limit, lambda rs: views.requests_out(s, rs))
+        # One batch read of the requests' items and variants, not one per request.
+        return Page(
+            items=views.requests_out(s, rows[: page.limit]),
+            next_cursor=next_id_cursor(listing, rows, page.limit),
+        )
 
 
 @router.patch(f"{STORE}/fitting-requests/{{request_id}}", response_model=SizeRequestOut)
@@ -186,24 +180,21 @@ def list_sessions(
             location_id,
             status=status,
             limit=page.limit + 1,
-            before=_after(listing, page),
+            before=cursor_id(listing, page),
         )
-        return _page(
+        return id_page(
             listing,
             rows,
             page.limit,
-            lambda rs: [
-                FittingSessionSummary(
-                    id=r.id,
-                    store_id=r.location_id,
-                    room_id=r.room_id,
-                    customer_id=r.customer_id,
-                    status=r.status,
-                    opened_at=r.opened_at,
-                    closed_at=r.closed_at,
-                )
-                for r in rs
-            ],
+            lambda r: FittingSessionSummary(
+                id=r.id,
+                store_id=r.location_id,
+                room_id=r.room_id,
+                customer_id=r.customer_id,
+                status=r.status,
+                opened_at=r.opened_at,
+                closed_at=r.closed_at,
+            ),
         )
 
 

@@ -4,8 +4,6 @@ screen-facing `now` (authenticated by the screen's token) and the HTML player.""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -29,26 +27,19 @@ from plaza.o2o.screens.schemas import (
     ScreenPatch,
     ScreenWithToken,
 )
-from plaza.pagination import Page, PageParams, decode_cursor, encode_cursor
+from plaza.pagination import (
+    Page,
+    PageParams,
+    cursor_id,
+    id_page,
+)
 
-T = TypeVar("T")
 router = APIRouter(tags=["o2o: screens"])
 # Narrowcasting is run by people (store and marketing staff); no API-key scope covers it.
 staff = MerchantAccess(MerchantRole.STAFF)
 SCREENS = "/merchants/{merchant_id}/screens"
 CONTENT = "/merchants/{merchant_id}/screen-content"
 PLAYLISTS = "/merchants/{merchant_id}/playlists"
-
-
-def _after(listing: str, page: PageParams) -> uuid.UUID | None:
-    if not page.cursor:
-        return None
-    return uuid.UUID(str(decode_cursor(listing, page.cursor)[0]))
-
-
-def _page(listing: str, rows: Sequence[Any], limit: int, out: Callable[[Any], T]) -> Page[T]:
-    nxt = encode_cursor(listing, [str(rows[limit - 1].id)]) if len(rows) > limit else None
-    return Page(items=[out(r) for r in rows[:limit]], next_cursor=nxt)
 
 
 # --- screens ----------------------------------------------------------------------------------
@@ -65,9 +56,9 @@ def list_screens(
     listing = f"screens:{merchant_id}"
     with db.reading() as s:
         rows = service.list_screens(
-            s, merchant_id, limit=page.limit + 1, after=_after(listing, page)
+            s, merchant_id, limit=page.limit + 1, after=cursor_id(listing, page)
         )
-        return _page(listing, rows, page.limit, service.screen_view)
+        return id_page(listing, rows, page.limit, service.screen_view)
 
 
 @router.post(SCREENS, status_code=201, response_model=ScreenWithToken)
@@ -154,9 +145,9 @@ def list_content(
     listing = f"screen-content:{merchant_id}"
     with db.reading() as s:
         rows = service.list_content(
-            s, merchant_id, limit=page.limit + 1, after=_after(listing, page)
+            s, merchant_id, limit=page.limit + 1, after=cursor_id(listing, page)
         )
-        return _page(listing, rows, page.limit, service.content_view)
+        return id_page(listing, rows, page.limit, service.content_view)
 
 
 @router.post(CONTENT, status_code=201, response_model=ContentOut)
@@ -231,9 +222,9 @@ def list_playlists(
     listing = f"playlists:{merchant_id}"
     with db.reading() as s:
         rows = service.list_playlists(
-            s, merchant_id, limit=page.limit + 1, after=_after(listing, page)
+            s, merchant_id, limit=page.limit + 1, after=cursor_id(listing, page)
         )
-        return _page(listing, rows, page.limit, service.playlist_view)
+        return id_page(listing, rows, page.limit, service.playlist_view)
 
 
 @router.post(PLAYLISTS, status_code=201, response_model=PlaylistOut)
