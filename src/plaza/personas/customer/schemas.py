@@ -20,31 +20,13 @@ from pydantic import (
 )
 
 from plaza.catalog.schemas import Strict
+from plaza.inventory.geo import CountryCode
 from plaza.money import MAX_AMOUNT, Currency
 from plaza.personas.models import ActivityKind, Sustainability
 
 MAX_AGE_YEARS = 120
 MAX_LIST = 20
 MAX_PERSONAS = 10
-# ISO 3166-1 alpha-2, officially assigned codes.
-COUNTRIES = frozenset(
-    """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO
-    BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK
-    DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR
-    GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM
-    KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP
-    MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL
-    PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST
-    SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG
-    VI VN VU WF WS YE YT ZA ZM ZW""".split()  # noqa: SIM905
-)
-
-
-def _country(value: str) -> str:
-    code = value.upper()
-    if code not in COUNTRIES:
-        raise ValueError("not an ISO 3166-1 alpha-2 country code")
-    return code
 
 
 def _words(value: str) -> str:
@@ -55,7 +37,6 @@ def _words(value: str) -> str:
     return value
 
 
-Country = Annotated[str, StringConstraints(min_length=2, max_length=2), AfterValidator(_country)]
 Text30 = Annotated[str, StringConstraints(min_length=1, max_length=30)]
 Text100 = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 PostalCode = Annotated[
@@ -82,7 +63,7 @@ class ProfileIn(Strict):
         None, description="Not in the future; at most 120 years ago."
     )
     gender: Text30 | None = Field(None, description="In the customer's own words.")
-    country: Country | None = Field(None, description="ISO 3166-1 alpha-2, e.g. `NL`.")
+    country: CountryCode | None = Field(None, description="ISO 3166-1 alpha-2, e.g. `NL`.")
     city: Text100 | None = None
     postal_code: PostalCode | None = None
 
