@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import model_validator
+
+from plaza.schemas import Strict as BaseStrict
 
 
 def has_nul(value: Any) -> bool:
@@ -19,8 +21,8 @@ def has_nul(value: Any) -> bool:
     return False
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Strict(BaseStrict):
+    """Refuses NUL characters too: PostgreSQL text cannot store them."""
 
     @model_validator(mode="before")
     @classmethod

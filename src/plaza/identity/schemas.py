@@ -19,13 +19,10 @@ from pydantic import (
 
 from plaza.identity.models import MerchantKind, MerchantRole, SsoTokenAuthMethod
 from plaza.money import Currency
+from plaza.schemas import Strict
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
 Password = Annotated[str, Field(min_length=10, max_length=256)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class RegisterIn(Strict):

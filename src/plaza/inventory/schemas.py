@@ -17,6 +17,7 @@ from plaza.inventory.models import (
     ReservationStatus,
 )
 from plaza.inventory.service import MAX_QUANTITY
+from plaza.schemas import Strict
 
 LocationCode = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", max_length=64)
@@ -26,10 +27,6 @@ Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 Zone = Annotated[TimeZoneName, StringConstraints(max_length=64)]
 Threshold = Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
 Reference = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class AddressIn(Strict):

@@ -19,13 +19,10 @@ from plaza.ordering.models import (
     PaymentStatus,
     ReturnStatus,
 )
+from plaza.schemas import Strict
 
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class CartIn(Strict):

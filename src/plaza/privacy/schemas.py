@@ -9,12 +9,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from plaza.privacy.models import ConsentState, Purpose
+from plaza.schemas import Strict
 
 ConsentSource = Literal["api", "web", "app", "in_store"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class PurposeOut(BaseModel):

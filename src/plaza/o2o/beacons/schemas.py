@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from plaza.o2o.beacons.models import BeaconKind, OfferAudience
 from plaza.o2o.stores.schemas import LocalTime, minutes
+from plaza.schemas import Strict
 
 MAX_SIGHTINGS = 50
 HexNamespace = Annotated[
@@ -19,10 +20,6 @@ HexInstance = Annotated[
     str, StringConstraints(pattern=r"^[0-9A-Fa-f]{12}$", min_length=12, max_length=12)
 ]
 UInt16 = Annotated[int, Field(ge=0, le=65535)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class IBeaconId(Strict):

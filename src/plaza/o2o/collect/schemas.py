@@ -5,20 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, EmailStr, Field, model_validator
 
 from plaza.money import Currency
 from plaza.ordering.carts import MAX_LINE_QUANTITY
 from plaza.ordering.models import OrderStatus
 from plaza.ordering.schemas import Address, OrderLineOut, PaymentIn
+from plaza.schemas import Strict
 
 # What a phone or a counter scanner may send: the 6-character code, typed with spaces or
 # dashes, or the whole QR payload (``PLAZA-PICKUP:<order id>:<code>``).
 CODE_MAX = 80
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class CodeIn(Strict):

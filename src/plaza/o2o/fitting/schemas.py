@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from plaza.o2o.codes import MAX_CODE_LENGTH
 from plaza.o2o.fitting.models import (
@@ -17,6 +17,7 @@ from plaza.o2o.fitting.models import (
     SessionStatus,
 )
 from plaza.o2o.fitting.service import MAX_ITEMS_PER_SESSION
+from plaza.schemas import Strict
 
 RoomCode = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$", max_length=32)
@@ -37,10 +38,6 @@ Codes = Annotated[
         ),
     ),
 ]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class FittingRoomIn(Strict):

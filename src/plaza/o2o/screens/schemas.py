@@ -6,18 +6,15 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from plaza.o2o.screens.models import ContentKind
 from plaza.o2o.stores.schemas import LocalTime, Weekday, minutes
+from plaza.schemas import Strict
 
 MediaUrl = Annotated[
     str, StringConstraints(pattern=r"^https?://[^\s<>\"']+$", min_length=8, max_length=2000)
 ]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class ScreenIn(Strict):

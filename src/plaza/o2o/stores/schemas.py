@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from plaza.inventory.geo import TimeZoneName
 from plaza.o2o.stores.models import StaffRole, StoreService, ZoneKind
+from plaza.schemas import Strict
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_INTERVALS_PER_DAY = 4
@@ -24,10 +25,6 @@ ZoneCode = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$", max_length=32)
 ]
 Phone = Annotated[str, StringConstraints(pattern=r"^[0-9+()./ -]{0,40}$", max_length=40)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 def minutes(value: str) -> int:

@@ -8,9 +8,9 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from plaza.catalog.base import has_nul
+from plaza.catalog.base import Strict  # refuses NUL characters too
 from plaza.personas.models import PersonaStatus
 
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -20,17 +20,6 @@ RULE_DOC = (
     "`not`, `property`, `event_count` and `past_event` conditions. An invalid rule is "
     "`422 persona-rule-invalid` with a JSON pointer (`path`) to the offending node."
 )
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        if has_nul(data):
-            raise ValueError("text cannot contain NUL characters")
-        return data
 
 
 class AgeRange(Strict):
