@@ -19,6 +19,7 @@ from plaza.http import install_error_handlers
 from plaza.identity.auth import api_routes, route_access
 from plaza.privacy.audit import AuditMiddleware
 from plaza.security import install_security
+from plaza.web import install_web
 
 DESCRIPTION = """
 Plaza's commerce API. Every operation states who may call it (`x-plaza-access`).
@@ -162,6 +163,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_security(app, settings)  # before the routers: it adds an app-wide dependency
     for router in _routers():
         app.include_router(router)
+    install_web(app)  # storefront, staff and back-office pages (plaza.web)
     app.add_middleware(AuditMiddleware)  # who did what: staff and partner writes
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

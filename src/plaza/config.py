@@ -89,6 +89,7 @@ class Settings(BaseSettings):
     hsts: bool = False  # Strict-Transport-Security; turn on once served over HTTPS only
     hsts_max_age_seconds: int = Field(default=63_072_000, ge=0)
     session_cookie_name: str = "plaza_session"
+    web_session_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=300)  # signed-in browsers
     csrf_trusted_origins: list[str] = Field(default_factory=list)
     # JSON bodies nested deeper than this are refused (422) before any schema walks them.
     max_json_depth: int = Field(default=32, ge=2, le=256)

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,7 +40,14 @@ HEADERS_TOO_LARGE = problem_type(
 )
 
 
-def problem_response(exc: ProblemError, request: Request | None = None) -> JSONResponse:
+def problem_response(exc: ProblemError, request: Request | None = None) -> Response:
+    """The problem as JSON; as a page when the web pages installed a renderer
+    (``app.state.problem_page``) and it takes this request (a browser on a page path)."""
+    renderer = getattr(request.app.state, "problem_page", None) if request is not None else None
+    if renderer is not None:
+        page = renderer(request, exc)
+        if page is not None:
+            return page
     instance = request.url.path if request is not None else None
     return JSONResponse(
         exc.to_dict(instance),
@@ -62,7 +69,7 @@ def _clean_errors(errors: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+async def _on_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemError)
     return problem_response(exc, request)
 
@@ -74,7 +81,7 @@ def _is_json(content_type: str | None) -> bool:
     )
 
 
-async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+async def _on_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
@@ -115,7 +122,7 @@ _STATUS_TYPES = {
 }
 
 
-async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if isinstance(exc, ProblemHTTPException):
         return problem_response(exc.problem, request)
@@ -131,7 +138,7 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
     incident = uuid.uuid4().hex
     log.exception("unhandled error, incident %s", incident, exc_info=exc)
     return problem_response(

@@ -18,6 +18,7 @@ def _register_all() -> None:
     from plaza.idempotency import purge_job  # Idempotency-Key records expire after 24 h
     from plaza.identity import privacy as _identity_privacy  # noqa: F401
     from plaza.identity.oidc_service import purge_job as _sso_purge
+    from plaza.identity.sessions import purge_job as _web_sessions_purge
     from plaza.inventory import privacy as _inventory_privacy  # noqa: F401
     from plaza.inventory import subscribers as _inventory  # noqa: F401
     from plaza.o2o.beacons import privacy as _beacons_privacy  # noqa: F401
@@ -40,6 +41,7 @@ def _register_all() -> None:
 
     HOUSEKEEPING.append(purge_job)
     HOUSEKEEPING.append(_sso_purge)  # expired single sign-on attempts
+    HOUSEKEEPING.append(_web_sessions_purge)  # expired web sessions
     HOUSEKEEPING.append(_fitting_sweep)  # fitting sessions nobody closed
     HOUSEKEEPING.append(_visits_sweep)  # beacon visits gone silent end
     HOUSEKEEPING.append(_pickups_expiry)  # click & collect orders nobody came for

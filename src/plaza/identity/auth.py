@@ -18,12 +18,14 @@ from typing import Any, Literal
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 from starlette.routing import BaseRoute
 
 from plaza.db import utcnow
 from plaza.deps import get_db_handle
 from plaza.errors import FORBIDDEN, UNAUTHENTICATED, ProblemError
 from plaza.identity.models import ApiKey, Membership, MerchantRole, User
+from plaza.identity.sessions import user_for_session
 from plaza.identity.tokens import verify_token
 
 API_KEY_PREFIX = "plz_"
@@ -123,20 +125,33 @@ def _from_token(request: Request, token: str) -> Principal:
         user = s.get(User, user_id)
         if user is None or not user.is_active:
             raise ProblemError(UNAUTHENTICATED, "account disabled or removed")
-        members = s.execute(
-            select(Membership.merchant_id, Membership.role).where(Membership.user_id == user_id)
-        )
-        return Principal(
-            kind="user",
-            user_id=user.id,
-            email=user.email,
-            is_platform_admin=user.is_platform_admin,
-            memberships={m: r for m, r in members},
-        )
+        return _user_principal(s, user)
+
+
+def _from_session(request: Request, cookie: str) -> Principal:
+    """A signed-in browser; an unknown or expired cookie is simply anonymous (the pages
+    then offer to sign in), never an error."""
+    with get_db_handle(request).reading() as s:
+        user = user_for_session(s, cookie)
+        return ANONYMOUS if user is None else _user_principal(s, user)
+
+
+def _user_principal(s: Session, user: User) -> Principal:
+    members = s.execute(
+        select(Membership.merchant_id, Membership.role).where(Membership.user_id == user.id)
+    )
+    return Principal(
+        kind="user",
+        user_id=user.id,
+        email=user.email,
+        is_platform_admin=user.is_platform_admin,
+        memberships={m: r for m, r in members},
+    )
 
 
 def current_principal(request: Request) -> Principal:
-    """Resolve the caller once per request from ``Authorization`` or ``X-API-Key``."""
+    """Resolve the caller once per request from ``Authorization`` or ``X-API-Key``, else
+    from the web session cookie (CSRF middleware guards the unsafe requests it signs)."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
@@ -154,6 +169,10 @@ def current_principal(request: Request) -> Principal:
             principal = _from_api_key(request, credential)
         else:
             principal = _from_token(request, credential)
+    else:
+        cookie = request.cookies.get(request.app.state.settings.session_cookie_name)
+        if cookie:
+            principal = _from_session(request, cookie)
     request.state.principal = principal
     return principal
 

@@ -158,3 +158,18 @@ class SsoLoginAttempt(IdMixin, Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
     used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class WebSession(IdMixin, Base):
+    """A signed-in browser (the web pages): the cookie holds a random secret, the table its
+    SHA-256, so a stolen database cannot sign anyone in and sign-out really ends it."""
+
+    __tablename__ = "web_sessions"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")

@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session
 from plaza.errors import ProblemError
 from plaza.events import emit
 from plaza.identity import oidc_service
-from plaza.identity.models import ApiKey, Membership, Merchant, MerchantRole, User
+from plaza.identity import sessions as web_sessions
+from plaza.identity.models import (
+    ApiKey,
+    Membership,
+    Merchant,
+    MerchantRole,
+    User,
+    WebSession,
+)
 from plaza.identity.service import LAST_ADMIN, MEMBER_CHANGED
 from plaza.privacy import registry
 from plaza.privacy.registry import Subject
@@ -64,6 +72,14 @@ def export_identity(s: Session, subject: Subject) -> dict[str, Any]:
             for k in keys
         ],
         "sso_identities": oidc_service.identities_for(s, subject.user_id),
+        "web_sessions": [
+            {"created_at": w.created_at, "expires_at": w.expires_at, "user_agent": w.user_agent}
+            for w in s.scalars(
+                select(WebSession)
+                .where(WebSession.user_id == subject.user_id)
+                .order_by(WebSession.created_at)
+            )
+        ],
     }
 
 
@@ -115,6 +131,7 @@ def erase_identity(s: Session, subject: Subject) -> dict[str, int]:
     keys = s.execute(
         update(ApiKey).where(ApiKey.created_by == subject.user_id).values(created_by=None)
     )
+    sessions = web_sessions.close_all(s, subject.user_id)
     user = s.get(User, subject.user_id)
     assert user is not None
     user.email = subject.pseudonymous_email
@@ -128,6 +145,7 @@ def erase_identity(s: Session, subject: Subject) -> dict[str, int]:
         "memberships_deleted": len(memberships),
         "sso_identities_deleted": identities,
         "api_keys_detached": int(getattr(keys, "rowcount", 0) or 0),
+        "web_sessions_deleted": sessions,
     }
 
 
@@ -135,7 +153,7 @@ registry.register(
     "identity",
     export=export_identity,
     erase=erase_identity,
-    tables=["users", "memberships", "api_keys", "sso_identities"],
+    tables=["users", "memberships", "api_keys", "sso_identities", "web_sessions"],
     not_personal={
         "merchants": "businesses; their names are published on purpose",
         "sso_providers": "the identity providers the platform trusts: configuration",

@@ -288,7 +288,7 @@ async def limit_public_writes(request: Request) -> None:
 
 class RateLimit:
     """A named limit as a route dependency (``dependencies=[Depends(login_rate_limit)]``):
-    per client IP and, with ``per_email``, per ``email`` field of the JSON body."""
+    per client IP and, with ``per_email``, per ``email`` field of the JSON body or form."""
 
     def __init__(self, policy: str, *, per_email: bool = False) -> None:
         self.policy = policy
@@ -304,8 +304,9 @@ class RateLimit:
 
 
 async def _body_email(request: Request) -> str | None:
-    try:
-        body = await request.json()  # FastAPI has already read and cached the body
+    form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    try:  # FastAPI has already read and cached the body (JSON API, or a web page's form)
+        body = dict(await request.form()) if form else await request.json()
     except Exception:  # not JSON: validation answers it, the per-IP limit still counts
         return None
     email = body.get("email") if isinstance(body, dict) else None

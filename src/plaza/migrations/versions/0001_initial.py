@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 02:02:57.912233
+Create Date: 2026-11-26 03:44:44.320108
 """
 
 from __future__ import annotations
@@ -759,6 +759,29 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_strategic_personas_merchant_id"), ["merchant_id"], unique=False
         )
+
+    op.create_table(
+        "web_sessions",
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("user_agent", sa.String(length=200), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_web_sessions_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_sessions")),
+        sa.UniqueConstraint("digest", name=op.f("uq_web_sessions_digest")),
+    )
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_web_sessions_expires_at"), ["expires_at"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_web_sessions_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "cart_lines",
@@ -2175,6 +2198,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_cart_lines_merchant_id"))
 
     op.drop_table("cart_lines")
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_web_sessions_user_id"))
+        batch_op.drop_index(batch_op.f("ix_web_sessions_expires_at"))
+
+    op.drop_table("web_sessions")
     with op.batch_alter_table("strategic_personas", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_strategic_personas_merchant_id"))
 
