@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: run test install lint typecheck bench bench-pg migration clean
+.PHONY: run test install lint typecheck bench bench-pg migration screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ run: $(STAMP)  ## set up, migrate, load demo data (once), serve on http://127.0.
 
 test: $(STAMP)  ## set up and run the whole suite (PLAZA_TEST_DATABASE_URL picks PostgreSQL)
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow"
+
+screenshots: $(STAMP)  ## retake docs/screenshots: the browser flows at device scale 1
+	rm -rf test-artifacts/screenshots
+	PLAZA_E2E_ARTIFACTS=$(CURDIR)/test-artifacts/screenshots PLAZA_E2E_DEVICE_SCALE=1 \
+		PLAZA_E2E_FULL_PAGE=0 $(PY) -m pytest -q -n 2 --dist loadfile tests/e2e || true
+	$(PY) -m tests.e2e.screenshots test-artifacts/screenshots docs/screenshots
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     hsts_max_age_seconds: int = Field(default=63_072_000, ge=0)
     session_cookie_name: str = "plaza_session"
     web_session_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=300)  # signed-in browsers
+    # Origins (e.g. "https://cdn.example.com") the pages may load product images from; the
+    # page CSP allows only this site otherwise, and such images show a placeholder.
+    image_origins: list[str] = Field(default_factory=list)
     csrf_trusted_origins: list[str] = Field(default_factory=list)
     # JSON bodies nested deeper than this are refused (422) before any schema walks them.
     max_json_depth: int = Field(default=32, ge=2, le=256)

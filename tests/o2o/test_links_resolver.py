@@ -22,25 +22,29 @@ def _gtin(store: Store, size: str = "M", colour: str = "Blue") -> tuple[str, str
 
 
 def test_browsers_are_redirected_to_the_product_page(client, store):
-    gtin, _ = _gtin(store)
+    gtin, vid = _gtin(store)
+    page = f"/shop/products/{store.product_id}?variant={vid}"
     for accept in ("text/html,application/xhtml+xml,*/*;q=0.8", "*/*", None):
         headers = {"Accept": accept} if accept else {}
         r = client.get(f"/01/{gtin}", headers=headers, follow_redirects=False)
         assert r.status_code == 307, (accept, r.text)
-        assert r.headers["location"].endswith(f"/products/{store.product_id}")
+        assert r.headers["location"].endswith(page)
         assert 'rel="linkset"' in r.headers["link"]
-    # the redirect target is the public product JSON while no storefront is configured
+    # without a storefront setting, this site's own storefront page, variant preselected
     target = client.get(f"/01/{gtin}", follow_redirects=True)
-    assert target.status_code == 200 and target.json()["id"] == str(store.product_id)
+    assert target.status_code == 200 and target.headers["content-type"].startswith("text/html")
+    assert f'<option value="{vid}" selected>' in target.text
 
 
 def test_storefront_setting_moves_the_product_page(client, store, app):
-    gtin, _ = _gtin(store)
+    gtin, vid = _gtin(store)
     old: Settings = app.state.settings
     app.state.settings = old.model_copy(update={"storefront_url": "https://shop.example/"})
     try:
         r = client.get(f"/01/{gtin}", follow_redirects=False)
-        assert r.headers["location"] == f"https://shop.example/shop/products/{store.product_id}"
+        assert r.headers["location"] == (
+            f"https://shop.example/shop/products/{store.product_id}?variant={vid}"
+        )
     finally:
         app.state.settings = old
 
@@ -72,7 +76,10 @@ def test_link_types_and_linkset(client, store):
     assert r.headers["content-type"].startswith("application/linkset+json")
     (ctx,) = r.json()["linkset"]
     assert ctx["anchor"].endswith(f"/01/{gtin}")
-    assert ctx["https://gs1.org/voc/pip"][0]["href"].endswith(f"/products/{store.product_id}")
+    assert ctx["https://gs1.org/voc/pip"][0]["href"].endswith(
+        f"/shop/products/{store.product_id}?variant={vid}"
+    )
+    assert ctx["https://gs1.org/voc/pip"][0]["type"] == "text/html"
     assert ctx["https://gs1.org/voc/hasRetailers"][0]["href"].endswith(f"/variants/{vid}/stores")
     negotiated = client.get(f"/01/{gtin}", headers={"Accept": "application/linkset+json"})
     assert negotiated.json() == r.json()
@@ -85,7 +92,9 @@ def test_link_types_and_linkset(client, store):
     assert r.headers["location"].endswith(f"/variants/{vid}/stores")
     # a link type the item lacks: the default link (GS1 resolver convention)
     r = client.get(f"/01/{gtin}", params={"linkType": "gs1:recipeInfo"}, follow_redirects=False)
-    assert r.status_code == 307 and r.headers["location"].endswith(f"/products/{store.product_id}")
+    assert r.status_code == 307 and r.headers["location"].endswith(
+        f"/shop/products/{store.product_id}?variant={vid}"
+    )
 
 
 def test_bad_and_unknown_gtins(client, db, store):

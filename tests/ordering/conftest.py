@@ -59,8 +59,10 @@ def make_shop(
     _, variant_ids = create_product(
         db,
         merchant.id,
-        variants=[{"sku": unique("SKU"), "options": {"size": f"S{i}"}, "prices": {"EUR": p}}
-                  for i, p in enumerate(prices)],
+        variants=[
+            {"sku": unique("SKU"), "options": {"size": f"S{i}"}, "prices": {"EUR": p}}
+            for i, p in enumerate(prices)
+        ],
     )
     with db.transaction() as s:
         for vid in variant_ids:

@@ -100,3 +100,13 @@ def test_static_assets_are_cached_long(web_client: TestClient) -> None:
     r = web_client.get("/static/app.css")
     assert r.status_code == 200
     assert "immutable" in r.headers["cache-control"]
+
+
+def test_image_origins_widen_the_page_csp_only_for_images() -> None:
+    from plaza.config import Settings
+    from plaza.web.render import page_csp
+
+    settings = Settings(image_origins=["https://cdn.example.com/path"])
+    csp = page_csp(settings)
+    assert "img-src 'self' data: https://cdn.example.com;" in csp
+    assert "script-src 'self';" in csp

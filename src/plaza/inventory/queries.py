@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, literal, select
 from sqlalchemy.orm import Session
 
 from plaza.identity.models import Merchant
@@ -86,3 +86,49 @@ def stores_by_id(s: Session, location_ids: Iterable[uuid.UUID]) -> dict[uuid.UUI
     if not ids:
         return {}
     return {loc.id: loc for loc in s.scalars(_open_stores().where(Location.id.in_(ids)))}
+
+
+@dataclass(frozen=True)
+class StockAlert:
+    """A stock level at or below its alert threshold."""
+
+    variant_id: uuid.UUID
+    location_id: uuid.UUID
+    location_name: str
+    on_hand: int
+    reserved: int
+    available: int
+    threshold: int
+
+
+def low_stock_alerts(
+    s: Session, merchant_id: uuid.UUID, *, threshold: int | None = None, limit: int = 10
+) -> list[StockAlert]:
+    """The merchant's stock levels at active locations whose available units are at or below
+    ``threshold``, or without one, the location's own ``low_stock_threshold`` (what
+    ``stock.low`` fires on); the emptiest first."""
+    available = StockLevel.on_hand - StockLevel.reserved
+    limit_col = literal(threshold) if threshold is not None else Location.low_stock_threshold
+    q = (
+        select(
+            StockLevel.variant_id,
+            StockLevel.location_id,
+            Location.name,
+            StockLevel.on_hand,
+            StockLevel.reserved,
+            limit_col,
+        )
+        .join(Location, Location.id == StockLevel.location_id)
+        .where(
+            StockLevel.merchant_id == merchant_id,
+            Location.merchant_id == merchant_id,
+            Location.is_active.is_(True),
+            available <= limit_col,
+        )
+        .order_by(available, Location.name, StockLevel.id)
+        .limit(limit)
+    )
+    return [
+        StockAlert(v, loc, str(name), int(oh), int(res), int(oh) - int(res), int(th))
+        for v, loc, name, oh, res, th in s.execute(q)
+    ]

@@ -103,7 +103,7 @@ def sign_in(
         if not value.strip()
     }
     if missing:
-        context = {"next": target, "email": email, "errors": missing}
+        context: dict[str, Any] = {"next": target, "email": email, "errors": missing}
         context["providers"] = _providers(request, db, target)
         return page(request, "shop/sign_in.html", context, status=422)
     try:

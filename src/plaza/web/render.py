@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -27,7 +27,7 @@ from plaza.security.csrf import csrf_token
 # Pages only load what Plaza serves itself; no inline script or style (htmx is configured
 # not to inject its indicator style), no framing, forms post only to Plaza.
 PAGE_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:{images}; "
     "connect-src 'self'; manifest-src 'self'; worker-src 'self'; font-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
@@ -65,7 +65,7 @@ def static_url(path: str) -> str:
 def money(amount: int | None, currency: str | None) -> str:
     if amount is None or currency is None:
         return ""
-    return f"{format_amount(amount, currency)} {currency}"
+    return format_amount(amount, currency)
 
 
 def _environment() -> Environment:
@@ -81,6 +81,21 @@ def _environment() -> Environment:
 
 
 templates = _environment()
+
+
+@lru_cache(maxsize=8)
+def _csp(image_origins: tuple[str, ...]) -> str:
+    return PAGE_CSP.format(images="".join(" " + o for o in image_origins))
+
+
+def page_csp(settings: Any) -> str:
+    """The pages' policy; ``PLAZA_IMAGE_ORIGINS`` adds where product images may come from."""
+    return _csp(tuple(image_origin(o) for o in settings.image_origins))
+
+
+def image_origin(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def principal_of(request: Request) -> Principal:
@@ -119,7 +134,7 @@ def page(
     }
     html = templates.get_template(name).render(data)
     response = HTMLResponse(html, status_code=status, headers=dict(headers or {}))
-    response.headers["Content-Security-Policy"] = PAGE_CSP
+    response.headers["Content-Security-Policy"] = page_csp(request.app.state.settings)
     response.headers["Vary"] = "HX-Request, Cookie"
     if flashes:
         response.delete_cookie(FLASH_COOKIE, path="/")

@@ -481,6 +481,14 @@ def staff_view(s: Session, merchant_id: uuid.UUID, pickup: Pickup) -> PickupOut:
     return pickup_view(orders.get_merchant_order(s, merchant_id, pickup.order_id), pickup)
 
 
+def merchant_pickup(s: Session, merchant_id: uuid.UUID, order_id: uuid.UUID) -> PickupOut | None:
+    """Where one of the merchant's orders stands as a pickup (None: it is delivered)."""
+    order = orders.get_merchant_order(s, merchant_id, order_id)
+    if order.fulfilment != FulfilmentMethod.COLLECT or order.pickup_store_id is None:
+        return None
+    return pickup_view(order, s.get(Pickup, order.id))
+
+
 def list_pickups(
     s: Session,
     merchant_id: uuid.UUID,

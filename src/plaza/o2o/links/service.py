@@ -77,16 +77,21 @@ class Resolved:
         return found
 
 
-def product_page(api_base: str, storefront: str | None, product_id: uuid.UUID) -> str:
-    """The shopper's product page: the web storefront when configured, else the API's."""
-    if storefront:
-        return f"{storefront.rstrip('/')}/shop/products/{product_id}"
-    return f"{api_base.rstrip('/')}/products/{product_id}"
+def product_page(
+    api_base: str,
+    storefront: str | None,
+    product_id: uuid.UUID,
+    variant_id: uuid.UUID | None = None,
+) -> str:
+    """The shopper's product page on the web storefront (``storefront_url`` when set, else
+    this site's own ``/shop``), with the scanned variant preselected."""
+    page = f"{(storefront or api_base).rstrip('/')}/shop/products/{product_id}"
+    return f"{page}?variant={variant_id}" if variant_id is not None else page
 
 
 def _links(api_base: str, storefront: str | None, ref: catalog.VariantRef) -> list[Link]:
-    page = product_page(api_base, storefront, ref.product_id)
-    page_type = "text/html" if storefront else "application/json"
+    page = product_page(api_base, storefront, ref.product_id, ref.variant_id)
+    page_type = "text/html"
     base = api_base.rstrip("/")
     return [
         Link("gs1:pip", page, f"{ref.product_title} — product page", page_type),

@@ -7,8 +7,24 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from plaza.web.backoffice import dashboard, home
+from plaza.web.backoffice import (
+    beacons,
+    customisation,
+    dashboard,
+    fitting_rooms,
+    home,
+    orders,
+    personas,
+    products,
+    returns,
+    screens,
+    stock,
+    stores,
+)
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
-for _module in (home, dashboard):
+for _module in (
+    home, dashboard, products, stock, customisation, orders, returns,
+    personas, stores, beacons, fitting_rooms, screens,
+):  # fmt: skip
     router.include_router(_module.router)

@@ -26,7 +26,7 @@
   // The service worker caches the shell and recently viewed products (offline browsing).
   function registerWorker() {
     if ("serviceWorker" in navigator && document.body.classList.contains("shop")) {
-      navigator.serviceWorker.register("/shop/sw.js", { scope: "/shop/" }).catch(function () {});
+      navigator.serviceWorker.register("/shop/sw.js", { scope: "/shop" }).catch(function () {});
     }
   }
 

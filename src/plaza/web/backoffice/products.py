@@ -1,0 +1,753 @@
+"""Back-office catalog pages: the product list, new product, product edit (optimistic
+concurrency on the product version), variants with their prices, archive.
+
+Handlers call the catalog service exactly as ``catalog/api.py`` does, with the same
+schemas; form fields are turned into those schemas and their errors shown by the field."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from plaza.catalog import service
+from plaza.catalog.api import can_read, can_write
+from plaza.catalog.models import ProductStatus, VariantStatus
+from plaza.catalog.schemas import (
+    PriceSet,
+    ProductIn,
+    ProductOut,
+    ProductPatch,
+    VariantIn,
+    VariantOut,
+    VariantPatch,
+)
+from plaza.catalog.search import ProductQuery, parse_query
+from plaza.errors import ProblemError, not_found
+from plaza.identity.auth import Principal
+from plaza.money import CURRENCIES, MAX_AMOUNT, minor_unit_exponent
+from plaza.web.backoffice.common import office_context
+from plaza.web.render import page, redirect
+
+router = APIRouter(prefix="/back-office/{merchant_id}")
+
+PAGE_SIZE = 25
+STATUS_CHOICES = [(s.value, s.value.title()) for s in ProductStatus]
+VARIANT_STATUS_CHOICES = [(s.value, s.value.title()) for s in VariantStatus]
+FIELD_NAMES = {
+    "title": "Title",
+    "handle": "Handle",
+    "description": "Description",
+    "brand": "Brand",
+    "status": "Status",
+    "category_id": "Category",
+    "tags": "Tags",
+    "options": "Options",
+    "sku": "SKU",
+    "gtin": "GTIN",
+    "weight_grams": "Weight (grams)",
+    "variant_options": "Variant options",
+    "price": "Price",
+    "compare_at": "Compare-at price",
+}
+
+
+# ------------------------------------------------------------------ form helpers
+
+
+async def form_data(request: Request) -> FormData:
+    """The posted form (sync handlers depend on this to read dynamic field names)."""
+    return await request.form()
+
+
+def text(form: FormData, name: str, limit: int = 20_000) -> str:
+    value = form.get(name)
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def field_errors(exc: ValidationError, names: dict[str, str] | None = None) -> dict[str, str]:
+    """Pydantic errors keyed by the form field of their first location part."""
+    names = names or {}
+    errors: dict[str, str] = {}
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        field = names.get(loc[0], loc[0]) if loc else "_form"
+        label = FIELD_NAMES.get(field, field.replace("_", " ").title())
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        errors.setdefault(field, f"{label}: {msg}")
+    return errors
+
+
+def parse_amount(raw: str, currency: str) -> int:
+    """``"12.50"`` in ``currency`` → minor units; ValueError with a message for people."""
+    value = raw.strip().replace(",", ".")
+    try:
+        number = Decimal(value)
+    except InvalidOperation as exc:
+        raise ValueError(f"{raw.strip()[:20]!r} is not an amount, e.g. 12.50") from exc
+    if not number.is_finite():
+        raise ValueError("enter an amount, e.g. 12.50")
+    exp = minor_unit_exponent(currency)
+    minor = number * (10**exp)
+    if minor != minor.to_integral_value():
+        raise ValueError(f"{currency} amounts have at most {exp} decimal places")
+    if not 0 <= minor <= MAX_AMOUNT:
+        raise ValueError("the amount is out of range")
+    return int(minor)
+
+
+def show_amount(amount: int | None, currency: str) -> str:
+    """Minor units → ``"12.50"`` for an input's value."""
+    if amount is None:
+        return ""
+    exp = minor_unit_exponent(currency)
+    if exp == 0:
+        return str(amount)
+    whole, frac = divmod(amount, 10**exp)
+    return f"{whole}.{frac:0{exp}d}"
+
+
+def parse_options_text(raw: str) -> list[dict[str, Any]]:
+    """``size: S, M, L`` per line → option definitions (the schema checks names/values)."""
+    out: list[dict[str, Any]] = []
+    for line in raw.splitlines():
+        if not line.strip():
+            continue
+        name, sep, values = line.partition(":")
+        if not sep:
+            raise ValueError(f"{line.strip()[:40]!r}: write name: value, value")
+        out.append({"name": name.strip(), "values": [v.strip() for v in values.split(",")]})
+    return out
+
+
+def options_text(options: list[Any]) -> str:
+    return "\n".join(f"{o.name}: {', '.join(o.values)}" for o in options)
+
+
+def parse_variant_options(raw: str) -> dict[str, str]:
+    """``size=M, colour=Blue`` → ``{"size": "M", "colour": "Blue"}``."""
+    out: dict[str, str] = {}
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        if not sep:
+            raise ValueError(f"{part.strip()[:40]!r}: write name=value")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def problem_field(exc: ProblemError) -> str:
+    """The form field a catalog problem belongs to."""
+    slug = exc.kind.uri.rsplit("/", 1)[-1]
+    return {
+        "handle-taken": "handle",
+        "unknown-category": "category_id",
+        "option-value-in-use": "options",
+        "variant-options-taken": "variant_options",
+        "invalid-variant-options": "variant_options",
+        "sku-taken": "sku",
+        "gtin-taken": "gtin",
+        "invalid-gtin": "gtin",
+    }.get(slug, "_form")
+
+
+def is_conflict(exc: ProblemError) -> bool:
+    return exc.kind is service.PRODUCT_VERSION_MISMATCH
+
+
+def categories(request: Request) -> list[tuple[str, str]]:
+    with request.app.state.db.reading() as s:
+        rows = service.list_categories(s, tree=False, limit=10_000, cursor=None).items
+    return [(str(c.id), c.name) for c in rows]
+
+
+def load_product(request: Request, merchant_id: uuid.UUID, product_id: uuid.UUID) -> ProductOut:
+    with request.app.state.db.reading() as s:
+        return service.product_view(s, service.get_product(s, merchant_id, product_id))
+
+
+def _product_base(request: Request, merchant_id: uuid.UUID) -> dict[str, Any]:
+    ctx = office_context(request, merchant_id, "catalog")
+    ctx["base"] = f"/back-office/{merchant_id}"
+    ctx["status_choices"] = STATUS_CHOICES
+    return ctx
+
+
+# ------------------------------------------------------------------ product list
+
+
+@router.get("/products")
+def product_list(
+    request: Request,
+    merchant_id: uuid.UUID,
+    q: str = Query("", max_length=200),
+    status_filter: str = Query("", alias="status", max_length=20),
+    cursor: str | None = Query(None, max_length=512),
+    _: Principal = Depends(can_read),
+) -> Response:
+    # "All statuses" submits an empty value; an unknown one is ignored like it.
+    known = {s.value: s for s in ProductStatus}
+    status = known.get(status_filter)
+    ctx = _product_base(request, merchant_id)
+    query = ProductQuery(
+        text=parse_query(q),
+        merchant_id=merchant_id,
+        currency=ctx["merchant"]["currency"],
+        statuses=(status,) if status else tuple(ProductStatus),
+        public=False,
+        limit=PAGE_SIZE,
+        cursor=cursor,
+    )
+    with request.app.state.db.reading() as s:
+        result = service.list_merchant_products(s, query)
+    currency = ctx["merchant"]["currency"]
+    rows = []
+    for p in result.items:
+        amounts = [
+            price.amount
+            for v in p.variants
+            if v.status == VariantStatus.ACTIVE
+            for price in v.prices
+            if price.currency == currency
+        ]
+        rows.append(
+            {
+                "id": p.id,
+                "title": p.title,
+                "status": p.status.value,
+                "variants": sum(1 for v in p.variants if v.status == VariantStatus.ACTIVE),
+                "min": min(amounts) if amounts else None,
+                "max": max(amounts) if amounts else None,
+                "customisable": p.customisation is not None,
+                "updated_at": p.updated_at,
+            }
+        )
+    next_url = None
+    if result.next_cursor:
+        params = {"q": q, "status": status.value if status else "", "cursor": result.next_cursor}
+        next_url = f"{ctx['base']}/products?" + urlencode({k: v for k, v in params.items() if v})
+    ctx.update(
+        {"products": rows, "q": q, "status": status.value if status else "", "next_url": next_url}
+    )
+    return page(request, "office/products.html", ctx)
+
+
+# ------------------------------------------------------------------ new product
+
+
+def _new_values(form: FormData | None, currency: str) -> dict[str, str]:
+    keys = ["title", "handle", "description", "brand", "status", "category_id", "tags"]
+    keys += ["options", "sku", "gtin", "variant_options", "price", "currency"]
+    values = {k: text(form, k) if form is not None else "" for k in keys}
+    values["status"] = values["status"] or ProductStatus.DRAFT.value
+    values["currency"] = values["currency"] or currency
+    return values
+
+
+@router.get("/products/new")
+def new_product_form(
+    request: Request, merchant_id: uuid.UUID, _: Principal = Depends(can_write)
+) -> Response:
+    ctx = _product_base(request, merchant_id)
+    ctx.update(
+        values=_new_values(None, ctx["merchant"]["currency"]),
+        errors={},
+        categories=categories(request),
+    )
+    return page(request, "office/product_new.html", ctx)
+
+
+def _product_fields(values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
+    """The product fields shared by the new and edit forms, as schema input."""
+    data: dict[str, Any] = {
+        "title": values["title"].strip(),
+        "description": values["description"],
+        "brand": values["brand"].strip(),
+        "status": values["status"],
+        "category_id": values["category_id"] or None,
+        "tags": [t.strip() for t in values["tags"].split(",") if t.strip()],
+    }
+    if values["handle"].strip():
+        data["handle"] = values["handle"].strip()
+    try:
+        data["options"] = parse_options_text(values["options"])
+    except ValueError as exc:
+        errors["options"] = f"Options: {exc}"
+    return data
+
+
+@router.post("/products/new")
+def create_product(
+    request: Request,
+    merchant_id: uuid.UUID,
+    form: FormData = Depends(form_data),
+    p: Principal = Depends(can_write),
+) -> Response:
+    ctx = _product_base(request, merchant_id)
+    values = _new_values(form, ctx["merchant"]["currency"])
+    errors: dict[str, str] = {}
+    data = _product_fields(values, errors)
+    if values["sku"].strip():
+        variant: dict[str, Any] = {"sku": values["sku"], "gtin": values["gtin"].strip() or None}
+        try:
+            variant["options"] = parse_variant_options(values["variant_options"])
+        except ValueError as exc:
+            errors["variant_options"] = f"Variant options: {exc}"
+        if values["price"].strip():
+            try:
+                amount = parse_amount(values["price"], values["currency"])
+                variant["prices"] = [{"currency": values["currency"], "amount": amount}]
+            except (ValueError, KeyError) as exc:
+                errors["price"] = f"Price: {exc}"
+        data["variants"] = [variant]
+    body: ProductIn | None = None
+    if not errors:
+        try:
+            body = ProductIn.model_validate(data)
+        except ValidationError as exc:
+            for field, msg in _product_in_errors(exc).items():
+                errors.setdefault(field, msg)
+    if body is not None and not errors:
+        try:
+            with request.app.state.db.transaction() as s:
+                product = service.create_product(s, merchant_id, body)
+                product_id = product.id
+        except ProblemError as exc:
+            if exc.status not in (409, 422):
+                raise
+            errors[problem_field(exc)] = exc.detail
+        else:
+            return redirect(
+                f"{ctx['base']}/products/{product_id}", flash=f"Product “{body.title}” created."
+            )
+    ctx.update(values=values, errors=errors, categories=categories(request))
+    return page(request, "office/product_new.html", ctx, status=422)
+
+
+def _product_in_errors(exc: ValidationError) -> dict[str, str]:
+    """Errors of ProductIn: the first variant's fields map onto the variant inputs."""
+    errors: dict[str, str] = {}
+    for err in exc.errors():
+        loc = [str(x) for x in err["loc"]]
+        field = loc[0] if loc else "_form"
+        if field == "variants" and len(loc) >= 3:
+            field = {"options": "variant_options", "prices": "price"}.get(loc[2], loc[2])
+        label = FIELD_NAMES.get(field, field.replace("_", " ").title())
+        errors.setdefault(field, f"{label}: {str(err['msg']).removeprefix('Value error, ')}")
+    return errors
+
+
+# ------------------------------------------------------------------ product edit
+
+
+def _edit_values(product: ProductOut) -> dict[str, str]:
+    return {
+        "title": product.title,
+        "handle": product.handle,
+        "description": product.description,
+        "brand": product.brand,
+        "status": product.status.value,
+        "category_id": str(product.category_id) if product.category_id else "",
+        "tags": ", ".join(product.tags),
+        "options": options_text(product.options),
+        "version": str(product.version),
+    }
+
+
+def _edit_page(
+    request: Request,
+    merchant_id: uuid.UUID,
+    product: ProductOut,
+    values: dict[str, str],
+    errors: dict[str, str],
+    *,
+    status: int = 200,
+    conflict: list[dict[str, str]] | None = None,
+) -> Response:
+    ctx = _product_base(request, merchant_id)
+    currency = ctx["merchant"]["currency"]
+    ctx.update(
+        product=product,
+        values=values,
+        errors=errors,
+        conflict=conflict,
+        categories=categories(request),
+        variants=[_variant_row(v, currency) for v in product.variants],
+    )
+    return page(request, "office/product_edit.html", ctx, status=status)
+
+
+def _variant_row(v: VariantOut, currency: str) -> dict[str, Any]:
+    return {
+        "id": v.id,
+        "sku": v.sku,
+        "gtin": v.gtin or "",
+        "options": ", ".join(f"{k}: {val}" for k, val in v.options.items()),
+        "status": v.status.value,
+        "prices": [(pr.amount, pr.currency) for pr in v.prices],
+    }
+
+
+@router.get("/products/{product_id}")
+def edit_product_form(
+    request: Request,
+    merchant_id: uuid.UUID,
+    product_id: uuid.UUID,
+    _: Principal = Depends(can_read),
+) -> Response:
+    product = load_product(request, merchant_id, product_id)
+    return _edit_page(request, merchant_id, product, _edit_values(product), {})
+
+
+@router.post("/products/{product_id}")
+def save_product(
+    request: Request,
+    merchant_id: uuid.UUID,
+    product_id: uuid.UUID,
+    form: FormData = Depends(form_data),
+    _: Principal = Depends(can_write),
+) -> Response:
+    keys = ("title", "handle", "description", "brand", "status", "category_id", "tags")
+    values = {k: text(form, k) for k in (*keys, "options", "version")}
+    errors: dict[str, str] = {}
+    data = _product_fields(values, errors)
+    if values["version"].isdigit():
+        data["expected_version"] = int(values["version"])
+    if not values["handle"].strip():
+        errors["handle"] = "Handle: enter the product's URL slug, e.g. linen-shirt"
+    body: ProductPatch | None = None
+    if not errors:
+        try:
+            body = ProductPatch.model_validate(data)
+        except ValidationError as exc:
+            errors.update(field_errors(exc))
+    if body is not None and not errors:
+        try:
+            with request.app.state.db.transaction() as s:
+                service.update_product(s, merchant_id, product_id, body)
+        except ProblemError as exc:
+            if is_conflict(exc):
+                return _conflict_page(request, merchant_id, product_id, values)
+            if exc.status not in (409, 422):
+                raise
+            errors[problem_field(exc)] = exc.detail
+        else:
+            return redirect(
+                f"/back-office/{merchant_id}/products/{product_id}", flash="Product saved."
+            )
+    product = load_product(request, merchant_id, product_id)
+    return _edit_page(request, merchant_id, product, values, errors, status=422)
+
+
+def _conflict_page(
+    request: Request, merchant_id: uuid.UUID, product_id: uuid.UUID, values: dict[str, str]
+) -> Response:
+    """Someone saved the product since this form was read: keep the person's input, show
+    what changed, and carry the current version so that saving again is deliberate."""
+    product = load_product(request, merchant_id, product_id)
+    current = _edit_values(product)
+    labels = {k: FIELD_NAMES.get(k, k.title()) for k in current if k != "version"}
+    diff = [
+        {"field": labels[k], "saved": current[k], "yours": values.get(k, "")}
+        for k in labels
+        if current[k].strip() != values.get(k, "").strip()
+    ]
+    values = {**values, "version": current["version"]}
+    errors = {
+        "_form": "Someone else changed this product since you opened it. Your changes are "
+        "below and are not saved yet: check the saved values, then Save again to keep yours."
+    }
+    return _edit_page(request, merchant_id, product, values, errors, status=409, conflict=diff)
+
+
+@router.post("/products/{product_id}/archive")
+def archive_product(
+    request: Request,
+    merchant_id: uuid.UUID,
+    product_id: uuid.UUID,
+    form: FormData = Depends(form_data),
+    _: Principal = Depends(can_write),
+) -> Response:
+    raw = text(form, "version")
+    expected = int(raw) if raw.isdigit() and len(raw) < 10 else None
+    try:
+        with request.app.state.db.transaction() as s:
+            service.archive_product(s, merchant_id, product_id, expected_version=expected)
+    except ProblemError as exc:
+        if not is_conflict(exc):
+            raise
+        product = load_product(request, merchant_id, product_id)
+        errors = {
+            "_form": "Someone else changed this product since you opened it: check it, "
+            "then archive again."
+        }
+        return _edit_page(request, merchant_id, product, _edit_values(product), errors, status=409)
+    return redirect(
+        f"/back-office/{merchant_id}/products/{product_id}",
+        flash="Product archived: it left the storefront. Set its status to restore it.",
+    )
+
+
+# ------------------------------------------------------------------ variants
+
+
+def _variant_values(
+    product: ProductOut, variant: VariantOut | None, currency: str
+) -> dict[str, Any]:
+    prices = {p.currency: p for p in (variant.prices if variant else [])}
+    currencies = list(prices) or [currency]
+    if currency not in currencies:
+        currencies.insert(0, currency)
+    return {
+        "sku": variant.sku if variant else "",
+        "gtin": (variant.gtin or "") if variant else "",
+        "weight_grams": str(variant.weight_grams)
+        if variant and variant.weight_grams is not None
+        else "",
+        "status": variant.status.value if variant else VariantStatus.ACTIVE.value,
+        "options": dict(variant.options) if variant else {o.name: "" for o in product.options},
+        "prices": [
+            {
+                "currency": c,
+                "amount": show_amount(prices[c].amount, c) if c in prices else "",
+                "compare_at": show_amount(prices[c].compare_at_amount, c) if c in prices else "",
+            }
+            for c in currencies
+        ],
+        "new_currency": "",
+        "new_amount": "",
+        "new_compare_at": "",
+    }
+
+
+def _variant_page(
+    request: Request,
+    merchant_id: uuid.UUID,
+    product: ProductOut,
+    variant: VariantOut | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    *,
+    status: int = 200,
+) -> Response:
+    ctx = _product_base(request, merchant_id)
+    ctx.update(
+        product=product,
+        variant=variant,
+        values=values,
+        errors=errors,
+        variant_status_choices=VARIANT_STATUS_CHOICES,
+    )
+    return page(request, "office/product_variant.html", ctx, status=status)
+
+
+def _read_variant_form(
+    form: FormData, product: ProductOut, values: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, tuple[int, int | None] | None], dict[str, str]]:
+    """The posted variant: schema input, prices per currency (None: remove), errors."""
+    errors: dict[str, str] = {}
+    values["sku"] = text(form, "sku", 200)
+    values["gtin"] = text(form, "gtin", 100)
+    values["weight_grams"] = text(form, "weight_grams", 20)
+    values["status"] = text(form, "status", 20) or values["status"]
+    values["options"] = {o.name: text(form, f"option.{o.name}", 100) for o in product.options}
+    data: dict[str, Any] = {
+        "sku": values["sku"],
+        "gtin": values["gtin"].strip() or None,
+        "options": values["options"],
+        "status": values["status"],
+    }
+    weight = values["weight_grams"].strip()
+    if weight:
+        if weight.isdigit() and len(weight) < 10:
+            data["weight_grams"] = int(weight)
+        else:
+            errors["weight_grams"] = "Weight (grams): enter a whole number of grams"
+    else:
+        data["weight_grams"] = None
+    prices: dict[str, tuple[int, int | None] | None] = {}
+    rows = []
+    for row in values["prices"]:
+        c = row["currency"]
+        amount_raw = text(form, f"price.{c}", 40)
+        compare_raw = text(form, f"compare.{c}", 40)
+        rows.append({"currency": c, "amount": amount_raw, "compare_at": compare_raw})
+        prices[c] = _read_price(c, amount_raw, compare_raw, f"price.{c}", errors)
+    values["prices"] = rows
+    new_c = text(form, "new_currency", 10).strip().upper()
+    values["new_currency"] = new_c
+    values["new_amount"] = text(form, "new_amount", 40)
+    values["new_compare_at"] = text(form, "new_compare_at", 40)
+    if new_c or values["new_amount"].strip():
+        if new_c not in CURRENCIES:
+            errors["new_currency"] = "Currency: enter an ISO 4217 code, e.g. USD"
+        elif new_c in prices:
+            errors["new_currency"] = f"Currency: {new_c} has a price already (above)"
+        else:
+            got = _read_price(
+                new_c, values["new_amount"], values["new_compare_at"], "new_amount", errors
+            )
+            if got is None and "new_amount" not in errors:
+                errors["new_amount"] = "Price: enter the price in the new currency"
+            prices[new_c] = got
+    return data, prices, errors
+
+
+def _read_price(
+    currency: str, amount_raw: str, compare_raw: str, field: str, errors: dict[str, str]
+) -> tuple[int, int | None] | None:
+    if not amount_raw.strip():
+        return None
+    try:
+        amount = parse_amount(amount_raw, currency)
+        compare = parse_amount(compare_raw, currency) if compare_raw.strip() else None
+        PriceSet(amount=amount, compare_at_amount=compare)
+    except ValidationError as exc:
+        errors[field] = f"Price {currency}: " + str(exc.errors()[0]["msg"]).removeprefix(
+            "Value error, "
+        )
+        return None
+    except ValueError as exc:
+        errors[field] = f"Price {currency}: {exc}"
+        return None
+    return amount, compare
+
+
+@router.get("/products/{product_id}/variants/new")
+def new_variant_form(
+    request: Request,
+    merchant_id: uuid.UUID,
+    product_id: uuid.UUID,
+    _: Principal = Depends(can_write),
+) -> Response:
+    product = load_product(request, merchant_id, product_id)
+    currency = office_context(request, merchant_id, "catalog")["merchant"]["currency"]
+    values = _variant_values(product, None, currency)
+    return _variant_page(request, merchant_id, product, None, values, {})
+
+
+@router.post("/products/{product_id}/variants/new")
+def create_variant(
+    request: Request,
+    merchant_id: uuid.UUID,
+    product_id: uuid.UUID,
+    form: FormData = Depends(form_data),
+    _: Principal = Depends(can_write),
+) -> Response:
+    product = load_product(request, merchant_id, product_id)
+    currency = office_context(request, merchant_id, "catalog")["merchant"]["currency"]
+    values = _variant_values(product, None, currency)
+    data, prices, errors = _read_variant_form(form, product, values)
+    data["prices"] = [
+        {"currency": c, "amount": p[0], "compare_at_amount": p[1]}
+        for c, p in prices.items()
+        if p is not None
+    ]
+    body: VariantIn | None = None
+    if not errors:
+        try:
+            body = VariantIn.model_validate(data)
+        except ValidationError as exc:
+            errors.update(field_errors(exc, {"options": "variant_options", "prices": "price"}))
+    if body is not None and not errors:
+        try:
+            with request.app.state.db.transaction() as s:
+                service.add_variant(s, merchant_id, product_id, body)
+        except ProblemError as exc:
+            if exc.status not in (409, 422):
+                raise
+            errors[problem_field(exc)] = exc.detail
+        else:
+            return redirect(
+                f"/back-office/{merchant_id}/products/{product_id}",
+                flash=f"Variant {body.sku} added.",
+            )
+    return _variant_page(request, merchant_id, product, None, values, errors, status=422)
+
+
+def _product_variant(
+    request: Request, merchant_id: uuid.UUID, product_id: uuid.UUID, variant_id: uuid.UUID
+) -> tuple[ProductOut, VariantOut]:
+    product = load_product(request, merchant_id, product_id)
+    variant = next((v for v in product.variants if v.id == variant_id), None)
+    if variant is None:
+        raise not_found("variant", variant_id)
+    return product, variant
+
+
+@router.get("/products/{product_id}/variants/{variant_id}")
+def edit_variant_form(
+    request: Request,
+    merchant_id: uuid.UUID,
+    product_id: uuid.UUID,
+    variant_id: uuid.UUID,
+    _: Principal = Depends(can_read),
+) -> Response:
+    product, variant = _product_variant(request, merchant_id, product_id, variant_id)
+    currency = office_context(request, merchant_id, "catalog")["merchant"]["currency"]
+    values = _variant_values(product, variant, currency)
+    return _variant_page(request, merchant_id, product, variant, values, {})
+
+
+@router.post("/products/{product_id}/variants/{variant_id}")
+def save_variant(
+    request: Request,
+    merchant_id: uuid.UUID,
+    product_id: uuid.UUID,
+    variant_id: uuid.UUID,
+    form: FormData = Depends(form_data),
+    _: Principal = Depends(can_write),
+) -> Response:
+    product, variant = _product_variant(request, merchant_id, product_id, variant_id)
+    currency = office_context(request, merchant_id, "catalog")["merchant"]["currency"]
+    values = _variant_values(product, variant, currency)
+    data, prices, errors = _read_variant_form(form, product, values)
+    body: VariantPatch | None = None
+    if not errors:
+        try:
+            body = VariantPatch.model_validate(data)
+        except ValidationError as exc:
+            errors.update(field_errors(exc, {"options": "variant_options"}))
+    if body is not None and not errors:
+        existing = {p.currency: (p.amount, p.compare_at_amount) for p in variant.prices}
+        try:
+            with request.app.state.db.transaction() as s:
+                service.update_variant(s, merchant_id, variant_id, body)
+                for c, price in prices.items():
+                    if price is None and c in existing:
+                        service.remove_price(s, merchant_id, variant_id, c)
+                    elif price is not None and existing.get(c) != price:
+                        service.set_price(s, merchant_id, variant_id, c, price[0], price[1])
+        except ProblemError as exc:
+            if exc.status not in (409, 422):
+                raise
+            errors[problem_field(exc)] = exc.detail
+        else:
+            return redirect(
+                f"/back-office/{merchant_id}/products/{product_id}",
+                flash=f"Variant {body.sku} saved.",
+            )
+    return _variant_page(request, merchant_id, product, variant, values, errors, status=422)
+
+
+@router.post("/products/{product_id}/variants/{variant_id}/archive")
+def archive_variant(
+    request: Request,
+    merchant_id: uuid.UUID,
+    product_id: uuid.UUID,
+    variant_id: uuid.UUID,
+    _: Principal = Depends(can_write),
+) -> Response:
+    variant = _product_variant(request, merchant_id, product_id, variant_id)[1]
+    with request.app.state.db.transaction() as s:
+        service.archive_variant(s, merchant_id, variant_id)
+    return redirect(
+        f"/back-office/{merchant_id}/products/{product_id}",
+        flash=f"Variant {variant.sku} archived: it can no longer be sold.",
+    )
