@@ -40,6 +40,8 @@ def test_admin_edits_a_title_and_the_storefront_shows_it(
     shot(office, "backoffice-product-edit")
     title_field.fill(new_title)
     office.get_by_role("button", name="Save", exact=True).click()
+    # The saved page, not the field just typed into: wait for the save to finish.
+    expect(office.get_by_role("status").filter(has_text="Product saved.")).to_be_visible()
     expect(office.get_by_label("Title").first).to_have_value(new_title)
 
     shop = phone().new_page()

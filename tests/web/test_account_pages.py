@@ -110,3 +110,51 @@ def test_image_origins_widen_the_page_csp_only_for_images() -> None:
     csp = page_csp(settings)
     assert "img-src 'self' data: https://cdn.example.com;" in csp
     assert "script-src 'self';" in csp
+
+
+def test_sign_in_from_another_site_is_refused(web_client: TestClient, factory: Factory) -> None:
+    """Login CSRF: another site's form must not sign the visitor into the attacker's account."""
+    user = factory.user()
+    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        r = web_client.post(
+            "/shop/sign-in",
+            data={"email": user.email, "password": PASSWORD},
+            headers=headers,
+        )
+        assert r.status_code == 403, headers
+        assert r.json()["type"].endswith("/csrf-failed")
+        assert not web_client.cookies.get("plaza_session")
+
+
+def test_a_closed_merchant_does_not_break_the_others_back_office(
+    web_client: TestClient, factory: Factory, db: Database
+) -> None:
+    from plaza.identity import service as identity
+    from plaza.identity.models import MerchantRole
+
+    open_shop, closed_shop = factory.merchant(), factory.merchant()
+    person = factory.staff(open_shop)
+    with db.transaction() as s:
+        identity.set_member(s, closed_shop.id, person.email, MerchantRole.STAFF)
+        identity.update_merchant(s, closed_shop.id, {"is_active": False})
+    sign_in_web(web_client, person.email)
+    r = web_client.get("/back-office")
+    assert r.status_code == 303 and r.headers["location"] == f"/back-office/{open_shop.id}"
+    page = web_client.get(f"/back-office/{open_shop.id}")
+    assert page.status_code == 200
+    assert closed_shop.slug.title() not in page.text
+
+
+def test_static_assets_stay_cacheable_for_signed_in_browsers(
+    web_client: TestClient, factory: Factory
+) -> None:
+    sign_in_web(web_client, factory.user().email)
+    r = web_client.get("/static/app.css")
+    assert "immutable" in r.headers["cache-control"]
+    assert web_client.get("/shop/account").headers["cache-control"] == "no-store"
+
+
+def test_a_guests_cart_and_checkout_are_never_stored(web_client: TestClient) -> None:
+    for path in ("/shop/cart", "/shop/checkout"):
+        r = web_client.get(path, follow_redirects=True)
+        assert r.headers.get("cache-control") == "no-store", path

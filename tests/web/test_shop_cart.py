@@ -11,12 +11,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from plaza.db import Database
+from plaza.inventory.models import LocationKind
 from plaza.o2o.collect import service as collect
 from plaza.ordering.models import Order, OrderStatus
 from plaza.web.render import CART_COOKIE
 
+from ..catalog_helpers import create_product
 from ..factories import Factory
-from ..o2o.collect_helpers import CollectWorld, collect_world
+from ..o2o.collect_helpers import CollectWorld, add_location, collect_world, set_stock
 from .conftest import csrf_of, sign_in_web
 
 ADDRESS = {
@@ -354,3 +356,21 @@ def test_orders_are_private(
     with db.reading() as s:
         n = s.scalar(select(func.count()).select_from(Order).where(Order.email == owner.email))
     assert n == 1
+
+
+def test_a_shop_selling_in_another_currency_fills_a_cart_in_that_currency(
+    web_client: TestClient, db: Database, factory: Factory, world: CollectWorld
+) -> None:
+    usd = factory.merchant(currency="USD")
+    wh = add_location(db, usd.id, LocationKind.WAREHOUSE, None, name="US warehouse")
+    _, (variant,) = create_product(db, usd.id, variants=[{"prices": {"USD": 3000}}])
+    set_stock(db, usd.id, variant, wh, 4)
+    r = add(web_client, variant, 1, currency="USD")
+    assert r.status_code == 303, r.text
+    cart = web_client.get("/shop/cart")
+    assert "30.00 USD" in cart.text
+    # A EUR item cannot join a cart priced in USD: said clearly, the cart is kept.
+    r = add(web_client, world.variants[0], 1)
+    assert r.status_code == 409
+    assert "priced in USD" in r.text
+    assert "30.00 USD" in web_client.get("/shop/cart").text

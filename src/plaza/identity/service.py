@@ -92,6 +92,14 @@ def get_merchant(s: Session, merchant_id: uuid.UUID) -> Merchant:
     return merchant
 
 
+def active_merchants(s: Session, merchant_ids: Collection[uuid.UUID]) -> list[Merchant]:
+    """The open merchants among ``merchant_ids``, by name (closed ones are left out)."""
+    if not merchant_ids:
+        return []
+    q = select(Merchant).where(Merchant.id.in_(list(merchant_ids)), Merchant.is_active.is_(True))
+    return list(s.scalars(q.order_by(Merchant.name, Merchant.id)))
+
+
 def list_merchants(s: Session, *, limit: int, after: uuid.UUID | None = None) -> list[Merchant]:
     """Active merchants in id (creation) order, keyset-paginated after ``after``."""
     q = select(Merchant).where(Merchant.is_active).order_by(Merchant.id).limit(limit)

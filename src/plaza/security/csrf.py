@@ -14,6 +14,10 @@ of Plaza's own pages:
   ``Sec-Fetch-Site`` must be ``same-origin`` or ``none`` (typed by the user), and
   ``Origin`` must be this host or one of ``PLAZA_CSRF_TRUSTED_ORIGINS``.
 
+Before there is a session (sign-in, registration, an anonymous cart), form posts (the
+content types a cross-site HTML form can send) get the origin check alone: another site
+must not sign a visitor into the attacker's account.
+
 Anything else is ``403 csrf-failed``.
 """
 
@@ -81,9 +85,19 @@ class CSRFMiddleware:
             return
         headers = Headers(scope=scope)
         session = session_cookie(headers, self.cookie_name)
-        # Authenticated by an explicit header (the cookie is then not what authenticates),
-        # or not by the session at all: nothing for a forged request to ride on.
-        if session is None or "authorization" in headers or "x-api-key" in headers:
+        # Authenticated by an explicit header (the cookie is then not what authenticates):
+        # nothing for a forged request to ride on.
+        if "authorization" in headers or "x-api-key" in headers:
+            await self.app(scope, receive, send)
+            return
+        if session is None:
+            # No session yet, but a browser form (sign-in, register, add to cart) must still
+            # come from Plaza's own pages, or another site could sign a visitor into its
+            # account ("login CSRF") or fill their cart.
+            problem = self._origin_problem(headers) if self._is_browser_form(headers) else None
+            if problem is not None:
+                await problem_response(ProblemError(CSRF_FAILED, problem))(scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
         problem = self._origin_problem(headers)
@@ -119,6 +133,11 @@ class CSRFMiddleware:
         ):
             return "the request's Origin is not this site"
         return None
+
+    @staticmethod
+    def _is_browser_form(headers: Headers) -> bool:
+        media = headers.get("content-type", "").split(";")[0].strip().lower()
+        return media in (FORM_MEDIA_TYPE, "multipart/form-data", "text/plain")
 
     @staticmethod
     def _is_form(headers: Headers) -> bool:

@@ -35,6 +35,7 @@ STATIC_HEADERS = {
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Where plaza.security.ratelimit leaves the RateLimit-* fields of an allowed request.
 RATE_LIMIT_STATE = "plaza.rate_limit_headers"
+STATIC_PREFIX = "/static/"  # plaza.web's assets
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 
 
@@ -91,6 +92,9 @@ class SecurityHeadersMiddleware:
         request_headers = Headers(scope=scope)
         credentialed = any(name in request_headers for name in ("authorization", "x-api-key"))
         credentialed = credentialed or bool(session_cookie(request_headers, self.session_cookie))
+        # Static assets are the same for everyone (content-hashed URLs): a browser that is
+        # signed in must still keep them, or every page load fetches them again.
+        credentialed = credentialed and not scope["path"].startswith(STATIC_PREFIX)
         unsafe = scope["method"] in UNSAFE_METHODS
         # Shared with the request's ``request.state`` (Starlette keeps state in the scope).
         state = scope.setdefault("state", {})

@@ -33,6 +33,7 @@ PAGE_CSP = (
 )
 PAGE_PREFIXES = ("/shop", "/staff", "/back-office")
 FLASH_COOKIE = "plaza_flash"
+PRIVATE_SHOP_PAGES = ("/shop/cart", "/shop/checkout")
 CART_COOKIE = "plaza_cart"  # an anonymous cart's secret token (signed-in carts need none)
 HTMX_CONFIG = json.dumps(
     {
@@ -68,6 +69,19 @@ def money(amount: int | None, currency: str | None) -> str:
     return format_amount(amount, currency)
 
 
+# Product artwork when a product has no image this site may show: a calm tint and the
+# title's initials, stable per product (AA contrast: dark ink on each light tint).
+_ARTWORK_TINTS = ("#dbe7fb", "#dcf3e3", "#efe3fb", "#fde7d6", "#f9e0e6", "#e0f1f4", "#f4efd6")
+
+
+def artwork(seed: str, title: str) -> dict[str, str]:
+    """Tint and initials for ``components/artwork.html``."""
+    digest = hashlib.sha256(seed.encode()).digest()
+    words = [w for w in title.split() if w[:1].isalnum()]
+    initials = "".join(w[0] for w in words[:2]).upper() or "?"
+    return {"tint": _ARTWORK_TINTS[digest[0] % len(_ARTWORK_TINTS)], "initials": initials}
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("plaza.web", "templates"),
@@ -75,7 +89,9 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(static_url=static_url, money=money, htmx_config=HTMX_CONFIG)
+    env.globals.update(
+        static_url=static_url, money=money, htmx_config=HTMX_CONFIG, artwork_of=artwork
+    )
     env.filters["money"] = money
     return env
 
@@ -136,6 +152,9 @@ def page(
     response = HTMLResponse(html, status_code=status, headers=dict(headers or {}))
     response.headers["Content-Security-Policy"] = page_csp(request.app.state.settings)
     response.headers["Vary"] = "HX-Request, Cookie"
+    if request.url.path.startswith(PRIVATE_SHOP_PAGES) and "cache-control" not in response.headers:
+        # A guest's cart and checkout (email, address) are theirs alone, cookie or not.
+        response.headers["Cache-Control"] = "no-store"
     if flashes:
         response.delete_cookie(FLASH_COOKIE, path="/")
     return response

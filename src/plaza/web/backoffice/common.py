@@ -35,9 +35,8 @@ def office_context(request: Request, merchant_id: uuid.UUID, section: str) -> di
         merchant = identity.get_merchant(s, merchant_id)
         if principal.is_platform_admin:
             choices = [merchant]
-        else:
-            ids = sorted(principal.memberships, key=str)
-            choices = [identity.get_merchant(s, m) for m in ids]
+        else:  # a merchant that closed drops out of the switcher, not the whole page
+            choices = identity.active_merchants(s, principal.memberships)
         return {
             "merchant": {
                 "id": merchant.id,

@@ -19,9 +19,11 @@ from plaza.catalog.customisation import CustomisationSpec, GroupKind
 from plaza.catalog.models import ProductStatus
 from plaza.catalog.schemas import ProductOut
 from plaza.catalog.search import ProductQuery
+from plaza.config import get_settings
 from plaza.errors import ProblemError
 from plaza.identity.auth import Principal
 from plaza.money import format_amount
+from plaza.web import forms
 from plaza.web.backoffice.common import office_context
 from plaza.web.backoffice.products import form_data, is_conflict, load_product, text
 from plaza.web.render import page, redirect
@@ -252,15 +254,18 @@ def customisation_form(
 def _read_spec(
     values: dict[str, str], errors: dict[str, str], spec_errors: list[dict[str, str]]
 ) -> CustomisationSpec | None:
-    lead = values["lead_time_days"].strip() or "0"
-    if not lead.isdigit() or len(lead) > 6:
+    lead = forms.parse_int(values["lead_time_days"].strip() or "0", lo=0, hi=999_999)
+    if lead is None:
         errors["lead_time_days"] = "Lead time (days): enter a whole number of days"
     try:
-        data = json.loads(values["spec"])
+        data = forms.parse_json(values["spec"], max_depth=get_settings().max_json_depth)
     except json.JSONDecodeError as exc:
         spec_errors.append(
             {"path": f"line {exc.lineno}, column {exc.colno}", "msg": f"not valid JSON: {exc.msg}"}
         )
+        return None
+    except ValueError as exc:
+        spec_errors.append({"path": "(spec)", "msg": str(exc)})
         return None
     if not isinstance(data, dict):
         spec_errors.append({"path": "(spec)", "msg": 'a JSON object: {"groups": [...]}'})
@@ -271,7 +276,7 @@ def _read_spec(
             spec_errors.append({"path": key, "msg": f"set it with the {field} field instead"})
     if errors or spec_errors:
         return None
-    data["lead_time_days"] = int(lead)
+    data["lead_time_days"] = lead or 0
     data["made_to_order"] = values["made_to_order"] == "on"
     try:
         return CustomisationSpec.model_validate(data)
@@ -307,7 +312,7 @@ def save_customisation(
     spec = _read_spec(values, errors, spec_errors)
     if spec is not None:
         raw = values["version"]
-        expected = int(raw) if raw.isdigit() else None
+        expected = forms.parse_int(raw, lo=0)
         try:
             if previewing:
                 customisation.check_spec(spec)
@@ -374,7 +379,7 @@ def delete_customisation(
     _: Principal = Depends(can_write),
 ) -> Response:
     raw = text(form, "version", 12)
-    expected = int(raw) if raw.isdigit() else None
+    expected = forms.parse_int(raw, lo=0)
     try:
         with request.app.state.db.transaction() as s:
             customisation.remove_customisation(

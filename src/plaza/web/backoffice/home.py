@@ -22,11 +22,10 @@ def choose_merchant(
     """The merchants this account works for; the switcher posts here too."""
     if merchant is not None and (principal.is_platform_admin or merchant in principal.memberships):
         return redirect(f"/back-office/{merchant}")
-    ids = sorted(principal.memberships, key=str)
-    if len(ids) == 1:
-        return redirect(f"/back-office/{ids[0]}")
     with request.app.state.db.reading() as s:
-        merchants = [identity.get_merchant(s, m) for m in ids]
+        merchants = identity.active_merchants(s, principal.memberships)
+        if len(merchants) == 1:
+            return redirect(f"/back-office/{merchants[0].id}")
         rows = [
             {"id": m.id, "name": m.name, "role": principal.memberships[m.id].value}
             for m in merchants

@@ -11,7 +11,6 @@ its field (422). Cancel and refund are confirmed with a checkbox (no JavaScript 
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,12 +24,12 @@ from plaza.errors import CATALOGUE, ProblemError
 from plaza.identity.auth import MerchantAccess, Principal
 from plaza.identity.models import MerchantRole
 from plaza.inventory import service as inventory
-from plaza.money import minor_unit_exponent
 from plaza.o2o.collect import service as collect
 from plaza.ordering import flows, orders, reports, service
 from plaza.ordering.models import FulfilmentMethod, Order, OrderStatus
 from plaza.ordering.schemas import CancelIn, FulfilIn, OrderDetail, RefundIn
 from plaza.pagination import PageParams, newest_first
+from plaza.web import forms
 from plaza.web.backoffice.common import office_context
 from plaza.web.render import page, redirect
 
@@ -310,13 +309,9 @@ async def cancel(
 def parse_amount(raw: str, currency: str) -> int | None:
     """``"12.50"`` in EUR → 1250 minor units; None when it is not a positive amount."""
     try:
-        value = Decimal(raw.strip().replace(",", "."))
-    except InvalidOperation:
+        return forms.parse_amount(raw, currency, allow_zero=False)
+    except ValueError:
         return None
-    minor = value * (10 ** minor_unit_exponent(currency))
-    if not value.is_finite() or minor != minor.to_integral_value() or minor <= 0:
-        return None
-    return int(minor)
 
 
 @router.post("/orders/{order_id}/refund")

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from plaza.config import get_settings
 from plaza.errors import ProblemError
 from plaza.identity.auth import MerchantAccess, Principal
 from plaza.identity.models import MerchantRole
@@ -20,6 +21,7 @@ from plaza.pagination import PageParams
 from plaza.personas.models import PersonaStatus
 from plaza.personas.segments import rules, service
 from plaza.personas.segments.schemas import PersonaIn, PersonaOut, PersonaPatch, PreviewIn
+from plaza.web import forms
 from plaza.web.backoffice.common import office_context
 from plaza.web.backoffice.stores import form_data, form_errors, text
 from plaza.web.render import is_htmx, page, principal_of, redirect
@@ -94,9 +96,11 @@ def parse_rule(raw: str) -> tuple[Any, str | None]:
     if not raw.strip():
         return None, "Write the rule as JSON."
     try:
-        rule = json.loads(raw)
+        rule = forms.parse_json(raw, max_depth=get_settings().max_json_depth)
     except json.JSONDecodeError as exc:
         return None, f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+    except ValueError as exc:
+        return None, f"Not a usable rule: {exc}."
     if not isinstance(rule, dict):
         return None, 'The rule is a JSON object, e.g. {"type": "all", "conditions": []}.'
     return rule, None

@@ -7,7 +7,6 @@ schemas; form fields are turned into those schemas and their errors shown by the
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,7 +29,8 @@ from plaza.catalog.schemas import (
 from plaza.catalog.search import ProductQuery, parse_query
 from plaza.errors import ProblemError, not_found
 from plaza.identity.auth import Principal
-from plaza.money import CURRENCIES, MAX_AMOUNT, minor_unit_exponent
+from plaza.money import CURRENCIES, minor_unit_exponent
+from plaza.web import forms
 from plaza.web.backoffice.common import office_context
 from plaza.web.render import page, redirect
 
@@ -85,20 +85,10 @@ def field_errors(exc: ValidationError, names: dict[str, str] | None = None) -> d
 
 def parse_amount(raw: str, currency: str) -> int:
     """``"12.50"`` in ``currency`` → minor units; ValueError with a message for people."""
-    value = raw.strip().replace(",", ".")
-    try:
-        number = Decimal(value)
-    except InvalidOperation as exc:
-        raise ValueError(f"{raw.strip()[:20]!r} is not an amount, e.g. 12.50") from exc
-    if not number.is_finite():
+    amount = forms.parse_amount(raw, currency)
+    if amount is None:
         raise ValueError("enter an amount, e.g. 12.50")
-    exp = minor_unit_exponent(currency)
-    minor = number * (10**exp)
-    if minor != minor.to_integral_value():
-        raise ValueError(f"{currency} amounts have at most {exp} decimal places")
-    if not 0 <= minor <= MAX_AMOUNT:
-        raise ValueError("the amount is out of range")
-    return int(minor)
+    return amount
 
 
 def show_amount(amount: int | None, currency: str) -> str:
@@ -417,8 +407,8 @@ def save_product(
     values = {k: text(form, k) for k in (*keys, "options", "version")}
     errors: dict[str, str] = {}
     data = _product_fields(values, errors)
-    if values["version"].isdigit():
-        data["expected_version"] = int(values["version"])
+    if (version := forms.parse_int(values["version"], lo=0)) is not None:
+        data["expected_version"] = version
     if not values["handle"].strip():
         errors["handle"] = "Handle: enter the product's URL slug, e.g. linen-shirt"
     body: ProductPatch | None = None
@@ -475,7 +465,7 @@ def archive_product(
     _: Principal = Depends(can_write),
 ) -> Response:
     raw = text(form, "version")
-    expected = int(raw) if raw.isdigit() and len(raw) < 10 else None
+    expected = forms.parse_int(raw, lo=0)
     try:
         with request.app.state.db.transaction() as s:
             service.archive_product(s, merchant_id, product_id, expected_version=expected)
@@ -565,8 +555,8 @@ def _read_variant_form(
     }
     weight = values["weight_grams"].strip()
     if weight:
-        if weight.isdigit() and len(weight) < 10:
-            data["weight_grams"] = int(weight)
+        if (grams := forms.parse_int(weight, lo=0, hi=10**9)) is not None:
+            data["weight_grams"] = grams
         else:
             errors["weight_grams"] = "Weight (grams): enter a whole number of grams"
     else:

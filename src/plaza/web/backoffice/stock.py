@@ -24,6 +24,7 @@ from plaza.inventory.api import can_read, can_write
 from plaza.inventory.models import MovementReason
 from plaza.inventory.schemas import AdjustmentIn, StockSetIn
 from plaza.pagination import PageParams, cursor_id, next_id_cursor
+from plaza.web import forms
 from plaza.web.backoffice.common import office_context
 from plaza.web.backoffice.products import field_errors, form_data, text
 from plaza.web.render import page, redirect
@@ -221,8 +222,8 @@ def adjust(
     errors: dict[str, str] = {}
     mode = values["mode"] if values["mode"] in ("delta", "set") else "delta"
     values["mode"] = mode
-    quantity = values["quantity"].lstrip("+")
-    if not quantity.lstrip("-").isdigit() or len(quantity) > 12:
+    quantity = forms.parse_int(values["quantity"])
+    if quantity is None:
         errors["quantity"] = "Quantity: enter a whole number" + (
             ", e.g. 5 to add or -2 to remove" if mode == "delta" else ", the units counted"
         )
@@ -235,7 +236,7 @@ def adjust(
                     {
                         "variant_id": values["variant_id"],
                         "location_id": values["location_id"],
-                        "delta": int(quantity),
+                        "delta": quantity,
                         "reason": values["reason"] or "adjustment",
                         "reference": reference,
                     }
@@ -244,8 +245,8 @@ def adjust(
                 expected = values["expected_on_hand"]
                 body = StockSetIn.model_validate(
                     {
-                        "on_hand": int(quantity),
-                        "expected_on_hand": int(expected) if expected.isdigit() else None,
+                        "on_hand": quantity,
+                        "expected_on_hand": forms.parse_int(expected, lo=0),
                         "reference": reference,
                     }
                 )

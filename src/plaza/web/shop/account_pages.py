@@ -7,7 +7,6 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from plaza.db import Database
 from plaza.deps import get_db
-from plaza.errors import ProblemError
 from plaza.identity import service as identity
 from plaza.identity.auth import Customer, Principal
 from plaza.identity.models import User
@@ -24,13 +23,10 @@ def account(
     with db.reading() as s:
         user = s.get(User, p.user_id)
         assert user is not None
-        merchants = []
-        for merchant_id, role in sorted(p.memberships.items(), key=lambda m: str(m[0])):
-            try:
-                merchant = identity.get_merchant(s, merchant_id)
-            except ProblemError:
-                continue  # a closed merchant
-            merchants.append({"id": merchant.id, "name": merchant.name, "role": role.value})
+        merchants = [  # closed merchants are left out
+            {"id": m.id, "name": m.name, "role": p.memberships[m.id].value}
+            for m in identity.active_merchants(s, p.memberships)
+        ]
         context = {
             "user": {"name": user.name, "email": user.email},
             "merchants": merchants,

@@ -29,6 +29,7 @@ from plaza.ordering.carts import MAX_LINE_QUANTITY
 from plaza.ordering.models import Cart, CartStatus
 from plaza.ordering.schemas import CartLineIn, CartLinePatch, CartOut
 from plaza.web.render import CART_COOKIE, cookie_secure, is_htmx, page, redirect, safe_next
+from plaza.web.shop.catalog import currency_of
 
 router = APIRouter(prefix="/shop")
 
@@ -66,13 +67,25 @@ def find_cart(s: Session, request: Request, p: Principal) -> Cart | None:
     return carts.get_cart(s, found, carts.CartAccess(principal=p, token=token))
 
 
-def open_cart(s: Session, request: Request, p: Principal) -> tuple[Cart, str | None]:
-    """The browser's open cart, started when there is none; a new anonymous cart comes
-    with its token (to set in the cookie)."""
+def open_cart(
+    s: Session, request: Request, p: Principal, currency: str = CART_CURRENCY
+) -> tuple[Cart, str | None]:
+    """The browser's open cart in ``currency`` (the shop's), started when there is none; a
+    new anonymous cart comes with its token (to set in the cookie). An empty cart takes the
+    new currency; one holding items priced in another currency is kept as it is."""
     cart = find_cart(s, request, p)
     if cart is not None and cart.status == CartStatus.ACTIVE:
+        if cart.currency != currency:
+            if cart.lines:
+                raise ProblemError(
+                    CATALOGUE["conflict"],
+                    f"your cart holds items priced in {cart.currency} and this shop sells in "
+                    f"{currency}: check out or empty your cart first",
+                )
+            cart.currency = currency
+            s.flush()
         return cart, None
-    return carts.create_cart(s, CART_CURRENCY, p.user_id if p.kind == "user" else None)
+    return carts.create_cart(s, currency, p.user_id if p.kind == "user" else None)
 
 
 def set_cart_cookie(request: Request, response: Response, token: str | None) -> None:
@@ -96,7 +109,9 @@ def cart_view(db: Database, request: Request, p: Principal) -> CartOut | None:
         return service.cart_view(s, cart)
 
 
-def configuration_of(s: Session, variant_id: uuid.UUID, form: FormData) -> dict[str, Any] | None:
+def configuration_of(
+    s: Session, variant_id: uuid.UUID, form: FormData, currency: str = CART_CURRENCY
+) -> dict[str, Any] | None:
     """The ``opt.<group>`` fields as the cart's configuration shape
     (``{"selections": {group: option | [options] | text}}``): multi-choice groups are
     lists, the others single values; empty fields are left out. None without options."""
@@ -108,7 +123,7 @@ def configuration_of(s: Session, variant_id: uuid.UUID, form: FormData) -> dict[
         return None
     kinds: dict[str, GroupKind] = {}
     try:
-        sv = catalog.get_sellable_variants(s, [variant_id], CART_CURRENCY)[variant_id]
+        sv = catalog.get_sellable_variants(s, [variant_id], currency)[variant_id]
         spec = customisation.specs_for(s, [sv.product_id]).get(sv.product_id)
         kinds = {g.code: g.kind for g in spec.groups} if spec else {}
     except ProblemError:
@@ -170,8 +185,9 @@ def add_to_cart(
         return _add_error(request, 422, f"Quantity: choose a number from 1 to {MAX_LINE_QUANTITY}.")
     token: str | None = None
     try:
+        currency = currency_of(str(form.get("currency") or CART_CURRENCY))
         with db.transaction() as s:
-            config = configuration_of(s, body.variant_id, form)
+            config = configuration_of(s, body.variant_id, form, currency)
             try:
                 line = CartLineIn(
                     variant_id=body.variant_id, quantity=body.quantity, configuration=config
@@ -180,7 +196,7 @@ def add_to_cart(
                 raise ProblemError(
                     CATALOGUE["validation-error"], "the options chosen are not valid"
                 ) from None
-            cart, token = open_cart(s, request, p)
+            cart, token = open_cart(s, request, p, currency)
             cfg = line.configuration.model_dump() if line.configuration is not None else None
             checked = service.check_cart_line(s, cart, line.variant_id, cfg, line.quantity)
             carts.set_line(
@@ -200,7 +216,7 @@ def add_to_cart(
         message = exc.detail
         if exc.status == 404:
             message = "This item cannot be bought (any more)."
-        elif exc.status == 409 and "available" in exc.detail:
+        elif exc.status == 409 and "available" in (exc.detail or ""):
             message = f"Not enough stock: {exc.detail}."
         return _add_error(request, status, message, _problem_lines(exc))
     if is_htmx(request):

@@ -10,7 +10,6 @@ keyword searches are cursor-paginated ("More")."""
 
 from __future__ import annotations
 
-import decimal
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -27,11 +26,12 @@ from plaza.deps import get_db
 from plaza.errors import VALIDATION, ProblemError, not_found
 from plaza.identity import service as identity
 from plaza.identity.auth import Principal, Public
-from plaza.money import CURRENCIES, MAX_AMOUNT, format_amount, minor_unit_exponent
+from plaza.money import CURRENCIES, MAX_AMOUNT, format_amount
 from plaza.pagination import MAX_PAGE_SIZE
 from plaza.personas.customer import service as personas
 from plaza.personas.recommend import search as search_service
 from plaza.personas.recommend.search import LISTING_CAP, SearchMode
+from plaza.web.forms import parse_amount
 from plaza.web.render import image_origin, is_htmx, page
 
 router = APIRouter(prefix="/shop")
@@ -150,18 +150,7 @@ def sort_of(value: str | None) -> SortOrder | None:
 
 def parse_price(value: str | None, currency: str) -> int | None:
     """A price typed in major units ("12.50") as minor units; ValueError when it is not."""
-    if value is None or not value.strip():
-        return None
-    try:
-        amount = decimal.Decimal(value.strip().replace(",", "."))
-    except decimal.InvalidOperation:
-        raise ValueError("enter an amount such as 25 or 19.99") from None
-    minor = amount.scaleb(minor_unit_exponent(currency))
-    if not amount.is_finite() or minor != minor.to_integral_value():
-        raise ValueError("enter an amount such as 25 or 19.99")
-    if minor < 0 or minor > MAX_AMOUNT:
-        raise ValueError("enter an amount of zero or more")
-    return int(minor)
+    return parse_amount(value, currency)
 
 
 def parse_uuid(value: str | None) -> uuid.UUID | None:

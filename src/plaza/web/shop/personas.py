@@ -5,7 +5,7 @@ materials to prefer or avoid, sustainability, a budget per item) and their profi
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -27,6 +27,7 @@ from plaza.personas.customer.schemas import (
     ProfileIn,
 )
 from plaza.personas.models import Sustainability
+from plaza.web.forms import parse_amount
 from plaza.web.render import page, redirect
 from plaza.web.shop.cart import form_data
 
@@ -151,13 +152,9 @@ def _persona_input(form: FormData) -> tuple[dict[str, Any], dict[str, Any], dict
     }
     if values["budget_amount"]:
         try:
-            exp = minor_unit_exponent(values["budget_currency"])
-            amount = Decimal(values["budget_amount"].replace(",", "."))
-            minor = amount.scaleb(exp)
-            if minor != minor.to_integral_value() or not amount.is_finite():
-                raise InvalidOperation
-            data["budget"] = {"amount": int(minor), "currency": values["budget_currency"]}
-        except (InvalidOperation, ValueError, KeyError, ProblemError):
+            minor = parse_amount(values["budget_amount"], values["budget_currency"])
+            data["budget"] = {"amount": minor, "currency": values["budget_currency"]}
+        except (ValueError, KeyError, ProblemError):
             errors["budget_amount"] = "Budget per item: enter an amount such as 49.95."
     return values, data, errors
 
