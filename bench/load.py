@@ -6,6 +6,8 @@ the demo world, then measures, side by side on the same server:
 * throughput of ``/healthz`` (the ceiling), product listing, keyword search and hybrid
   search (``/search``: keyword + MiniLM embeddings), with ``wrk``
   (hot query set: served by the catalog cache) and again with the cache disabled;
+* throughput of the storefront's HTML pages (home, browse, keyword search; rendered by
+  Jinja2 on every request);
 * the full checkout flow (create cart → add line → checkout with an Idempotency-Key) with
   50 concurrent clients, closed loop (as fast as possible) and paced (each client starts a
   checkout every ``--pace`` seconds), reporting p50/p99 and errors;
@@ -375,6 +377,12 @@ def main() -> None:
     ]
     search = [f"/products?q={q.replace(' ', '+')}&limit=20" for q in QUERIES]
     hybrid = [f"/search?q={q.replace(' ', '+')}&limit=20" for q in QUERIES]
+    # The web pages a shopper opens first, rendered server-side (Jinja2), not cached.
+    pages = [
+        "/shop",
+        "/shop/categories",
+        *(f"/shop/search?q={q.replace(' ', '+')}&mode=keyword" for q in QUERIES[:3]),
+    ]
     server = Server(f"http://127.0.0.1:{free_port()}", db_url, cache=True)
     server.start()
     try:
@@ -397,6 +405,15 @@ def main() -> None:
                 "hybrid search /search (keyword + MiniLM)",
                 server.url,
                 hybrid,
+                args.seconds,
+                args.connections,
+            )
+        )
+        results.append(
+            run_wrk(
+                "storefront pages (HTML: home, browse, search)",
+                server.url,
+                pages,
                 args.seconds,
                 args.connections,
             )

@@ -19,7 +19,14 @@ from plaza.identity.auth import Customer, Principal, Public
 from plaza.identity.schemas import RegisterIn
 from plaza.identity.tokens import verify_token
 from plaza.security.ratelimit import login_rate_limit, registration_rate_limit
-from plaza.web.render import CART_COOKIE, cookie_secure, page, redirect, safe_next
+from plaza.web.render import (
+    CART_COOKIE,
+    cookie_secure,
+    page,
+    public_base,
+    redirect,
+    safe_next,
+)
 
 router = APIRouter(prefix="/shop", include_in_schema=False, default_response_class=HTMLResponse)
 
@@ -54,8 +61,7 @@ def _providers(request: Request, db: Database, target: str) -> list[dict[str, st
     to as the echoed ``state``."""
     from plaza.identity import oidc_service
 
-    base = (request.app.state.settings.public_url or str(request.base_url)).rstrip("/")
-    landing = f"{base}/shop/sign-in/sso"
+    landing = f"{public_base(request)}/shop/sign-in/sso"
     with db.reading() as s:
         rows = oidc_service.list_providers(s, limit=20, enabled_only=True)
         return [

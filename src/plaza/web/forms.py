@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from fastapi import Request
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from plaza.errors import ProblemError
 from plaza.money import minor_unit_exponent
 from plaza.security.inputs import too_deep
 
@@ -62,4 +68,130 @@ def parse_json(raw: str, *, max_depth: int) -> Any:
     return value
 
 
-__all__ = ["MAX_AMOUNT", "parse_amount", "parse_int", "parse_json"]
+# --- reading posted forms ----------------------------------------------------------------------
+
+
+async def form_data(request: Request) -> FormData:
+    """The posted form (urlencoded or multipart), repeated fields included; empty for other
+    bodies. Sync handlers depend on this to read the form."""
+    return await request.form()
+
+
+async def short_form_data(request: Request) -> FormData:
+    """The posted form with at most 500 fields (the storefront's forms)."""
+    return await request.form(max_fields=500)
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """The posted form's single-valued fields (the CSRF token left out)."""
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+
+
+def text(
+    form: Mapping[str, Any], name: str, limit: int | None = None, *, strip: bool = True
+) -> str:
+    """One text field: trimmed (unless ``strip`` is false), then cut to ``limit``
+    characters; ``""`` when missing or not text (an uploaded file)."""
+    value = form.get(name)
+    if not isinstance(value, str):
+        return ""
+    value = value.strip() if strip else value
+    return value if limit is None else value[:limit]
+
+
+# --- errors shown next to the fields -----------------------------------------------------------
+
+FieldOf = Callable[[tuple[Any, ...]], str]
+
+
+def first_part(loc: tuple[Any, ...]) -> str:
+    """The form field of an error location: its first part (``_form`` for none)."""
+    return str(loc[0]) if loc else "_form"
+
+
+def renamed(names: Mapping[str, str]) -> FieldOf:
+    """A ``field_of`` for :func:`field_errors`: the location's first part, renamed by
+    ``names`` where the form calls it otherwise."""
+
+    def field_of(loc: tuple[Any, ...]) -> str:
+        return names.get(str(loc[0]), str(loc[0])) if loc else "_form"
+
+    return field_of
+
+
+def _no_label(field: str) -> str | None:
+    return None
+
+
+def labels(
+    names: Mapping[str, str], case: Callable[[str], str] = str.capitalize
+) -> Callable[[str], str]:
+    """A ``label_of`` for :func:`field_errors`: the field's label in ``names``, else its
+    name with spaces for underscores, cased by ``case`` (``str.capitalize``, ``str.title``)."""
+    return lambda field: names.get(field, case(field.replace("_", " ")))
+
+
+def clean_message(err: Mapping[str, Any]) -> str:
+    """A pydantic error's message without pydantic's "Value error, " prefix."""
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def field_errors(
+    exc: ValidationError,
+    field_of: FieldOf = first_part,
+    label_of: Callable[[str], str | None] = _no_label,
+    message_of: Callable[[str, Mapping[str, Any]], str] | None = None,
+) -> dict[str, str]:
+    """A schema's errors as ``{form field: message}``, the first per field (``_form`` for
+    the whole form): ``field_of`` maps an error location to its field, ``label_of`` gives
+    the label put before the message (none when it answers ``None`` or ``""``) and
+    ``message_of`` may reword a message."""
+    errors: dict[str, str] = {}
+    for err in exc.errors():
+        field = field_of(tuple(err["loc"]))
+        message = message_of(field, err) if message_of else clean_message(err)
+        label = label_of(field)
+        errors.setdefault(field, f"{label}: {message}" if label else message)
+    return errors
+
+
+def problem_errors(exc: ProblemError, default: str = "_form") -> dict[str, str]:
+    """A service's refusal as form errors: ``errors[].loc`` of a validation problem names
+    the field, anything else belongs to ``default`` (the whole form)."""
+    out: dict[str, str] = {}
+    for err in exc.extensions.get("errors") or []:
+        loc = [p for p in err.get("loc", []) if p != "body"]
+        out.setdefault(str(loc[0]) if loc else default, str(err.get("msg", exc.detail)))
+    return out or {default: exc.detail}
+
+
+def problem_field(exc: ProblemError, fields: Mapping[str, str], default: str = "_form") -> str:
+    """The form field a problem belongs to, by its kind's slug (``fields``: slug → field)."""
+    return fields.get(exc.kind.uri.rsplit("/", 1)[-1], default)
+
+
+def problem_text(exc: ProblemError) -> str:
+    """What a refused action says on the page: the problem's title and detail."""
+    title = exc.kind.title
+    return title if exc.detail in ("", title) else f"{title}: {exc.detail}."
+
+
+__all__ = [
+    "MAX_AMOUNT",
+    "clean_message",
+    "field_errors",
+    "first_part",
+    "form_data",
+    "form_fields",
+    "labels",
+    "parse_amount",
+    "parse_int",
+    "parse_json",
+    "problem_errors",
+    "problem_field",
+    "problem_text",
+    "renamed",
+    "short_form_data",
+    "text",
+]

@@ -214,6 +214,18 @@ def problem_page(request: Request, exc: ProblemError) -> Response | None:
     )
 
 
+def public_base(request: Request) -> str:
+    """This site's address for links that leave the page (QR codes, players, sign-in
+    redirects): ``PLAZA_PUBLIC_URL`` when set, else the request's own, without a
+    trailing slash."""
+    return (request.app.state.settings.public_url or str(request.base_url)).rstrip("/")
+
+
+def secret_key(request: Request) -> str:
+    """The site's resolved secret key (signing pickup codes and links)."""
+    return str(request.app.state.settings.resolved_secret_key())
+
+
 def cookie_secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
@@ -228,8 +240,10 @@ __all__ = [
     "page",
     "principal_of",
     "problem_page",
+    "public_base",
     "redirect",
     "safe_next",
+    "secret_key",
     "set_flash",
     "static_url",
 ]

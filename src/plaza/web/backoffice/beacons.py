@@ -21,15 +21,11 @@ from plaza.o2o.beacons.schemas import BeaconIn, BeaconOut, BeaconPatch, OfferIn,
 from plaza.pagination import PageParams
 from plaza.personas.models import PersonaStatus
 from plaza.personas.segments import service as personas
-from plaza.web.backoffice.common import office_context
-from plaza.web.backoffice.stores import (
-    form_data,
-    form_errors,
-    problem_errors,
-    text,
-    zone_choices,
-)
-from plaza.web.render import page, redirect
+from plaza.web.backoffice.common import office_page
+from plaza.web.backoffice.crud import Errors, act, submit
+from plaza.web.backoffice.stores import zone_choices
+from plaza.web.forms import field_errors, form_data, problem_errors, text
+from plaza.web.render import redirect
 
 router = APIRouter(prefix="/back-office/{merchant_id}")
 staff = MerchantAccess(MerchantRole.STAFF)
@@ -77,12 +73,12 @@ def _beacons_page(
         offer_rows = [
             offers.offer_view(s, o) for o in offers.list_offers(s, merchant_id, limit=MAX_ROWS)
         ]
-    ctx = office_context(request, merchant_id, "beacons")
-    return page(
+    return office_page(
         request,
+        merchant_id,
+        "beacons",
         "office/beacons.html",
         {
-            **ctx,
             "beacons": beacons,
             "offers": offer_rows,
             "zones": zones,
@@ -136,19 +132,24 @@ def register_beacon(
 ) -> Response:
     """Register a beacon (POST of the API)."""
     values, body = beacon_body(form)
-    try:
-        data = BeaconIn.model_validate(body)
-        with request.app.state.db.transaction() as s:
-            service.create_beacon(s, merchant_id, data)
-    except ValidationError as exc:
-        errors = form_errors(exc, _beacon_field)
-    except ProblemError as exc:
-        if exc.status not in (404, 409, 422):
-            raise
-        errors = problem_errors(exc, "zone_id" if exc.status == 404 else "_form")
-    else:
-        return redirect(_base(merchant_id), flash="Beacon registered.")
-    return _beacons_page(request, merchant_id, values, errors, 422)
+    return submit(
+        request,
+        BeaconIn,
+        body,
+        lambda s, data: service.create_beacon(s, merchant_id, data),
+        _register_errors,
+        again=lambda errors: _beacons_page(request, merchant_id, values, errors, 422),
+        to=_base(merchant_id),
+        flash="Beacon registered.",
+    )
+
+
+def _register_errors(exc: ValidationError | ProblemError) -> Errors:
+    if isinstance(exc, ValidationError):
+        return field_errors(exc, _beacon_field)
+    if exc.status not in (404, 409, 422):
+        raise exc
+    return problem_errors(exc, "zone_id" if exc.status == 404 else "_form")
 
 
 def _beacon_page(
@@ -161,12 +162,12 @@ def _beacon_page(
 ) -> Response:
     with request.app.state.db.reading() as s:
         zones = zone_choices(s, merchant_id)
-    ctx = office_context(request, merchant_id, "beacons")
-    return page(
+    return office_page(
         request,
+        merchant_id,
+        "beacons",
         "office/beacon.html",
         {
-            **ctx,
             "beacon": beacon,
             "zones": zones,
             "values": values
@@ -211,20 +212,26 @@ def save_beacon(
         "label": text(form, "label"),
         "is_active": bool(form.get("is_active")),
     }
-    try:
-        data = BeaconPatch.model_validate(values)
-        with request.app.state.db.transaction() as s:
-            service.update_beacon(s, merchant_id, beacon_id, data)
-    except ValidationError as exc:
-        errors = form_errors(exc)
-    except ProblemError as exc:
-        if exc.status != 404 or exc.extensions.get("resource") != "zone":
-            raise
-        errors = {"zone_id": exc.detail}
-    else:
-        return redirect(_base(merchant_id), flash="Beacon saved.")
-    beacon = _get_beacon(request, merchant_id, beacon_id)
-    return _beacon_page(request, merchant_id, beacon, values, errors, 422)
+    return submit(
+        request,
+        BeaconPatch,
+        values,
+        lambda s, data: service.update_beacon(s, merchant_id, beacon_id, data),
+        _save_errors,
+        again=lambda errors: _beacon_page(
+            request, merchant_id, _get_beacon(request, merchant_id, beacon_id), values, errors, 422
+        ),
+        to=_base(merchant_id),
+        flash="Beacon saved.",
+    )
+
+
+def _save_errors(exc: ValidationError | ProblemError) -> Errors:
+    if isinstance(exc, ValidationError):
+        return field_errors(exc)
+    if exc.status != 404 or exc.extensions.get("resource") != "zone":
+        raise exc
+    return {"zone_id": exc.detail}
 
 
 @router.post("/beacons/{beacon_id:uuid}/toggle")
@@ -249,9 +256,12 @@ def delete_beacon(
     beacon_id: uuid.UUID,
     _: Principal = Depends(staff),
 ) -> Response:
-    with request.app.state.db.transaction() as s:
-        service.delete_beacon(s, merchant_id, beacon_id)
-    return redirect(_base(merchant_id), flash="Beacon removed.")
+    return act(
+        request,
+        lambda s: service.delete_beacon(s, merchant_id, beacon_id),
+        _base(merchant_id),
+        "Beacon removed.",
+    )
 
 
 # --- proximity offers ---------------------------------------------------------------------------
@@ -317,12 +327,12 @@ def _offer_page(
 ) -> Response:
     with request.app.state.db.reading() as s:
         zones = zone_choices(s, merchant_id)
-    ctx = office_context(request, merchant_id, "beacons")
-    return page(
+    return office_page(
         request,
+        merchant_id,
+        "beacons",
         "office/beacon_offer.html",
         {
-            **ctx,
             "offer": offer,
             "zones": zones,
             "personas": persona_choices(request, merchant_id),
@@ -335,9 +345,9 @@ def _offer_page(
     )
 
 
-def _offer_errors(exc: ValidationError | ProblemError) -> dict[str, str]:
+def _offer_errors(exc: ValidationError | ProblemError) -> Errors:
     if isinstance(exc, ValidationError):
-        return form_errors(exc)
+        return field_errors(exc)
     if exc.status == 404 and exc.extensions.get("resource") == "zone":
         return {"zone_id": exc.detail}
     if exc.status not in (404, 409, 422):
@@ -367,15 +377,16 @@ def create_offer(
     _: Principal = Depends(staff),
 ) -> Response:
     values, body = offer_body(form)
-    try:
-        data = OfferIn.model_validate(body)
-        with request.app.state.db.transaction() as s:
-            offers.create_offer(s, merchant_id, data)
-    except (ValidationError, ProblemError) as exc:
-        errors = _offer_errors(exc)
-    else:
-        return redirect(_base(merchant_id), flash="Offer created.")
-    return _offer_page(request, merchant_id, None, values, errors, 422)
+    return submit(
+        request,
+        OfferIn,
+        body,
+        lambda s, data: offers.create_offer(s, merchant_id, data),
+        _offer_errors,
+        again=lambda errors: _offer_page(request, merchant_id, None, values, errors, 422),
+        to=_base(merchant_id),
+        flash="Offer created.",
+    )
 
 
 def _get_offer(request: Request, merchant_id: uuid.UUID, offer_id: uuid.UUID) -> OfferOut:
@@ -404,16 +415,18 @@ def save_offer(
 ) -> Response:
     """Replace the offer (PUT of the API)."""
     values, body = offer_body(form)
-    try:
-        data = OfferIn.model_validate(body)
-        with request.app.state.db.transaction() as s:
-            offers.replace_offer(s, merchant_id, offer_id, data)
-    except (ValidationError, ProblemError) as exc:
-        errors = _offer_errors(exc)
-    else:
-        return redirect(_base(merchant_id), flash="Offer saved.")
-    offer = _get_offer(request, merchant_id, offer_id)
-    return _offer_page(request, merchant_id, offer, values, errors, 422)
+    return submit(
+        request,
+        OfferIn,
+        body,
+        lambda s, data: offers.replace_offer(s, merchant_id, offer_id, data),
+        _offer_errors,
+        again=lambda errors: _offer_page(
+            request, merchant_id, _get_offer(request, merchant_id, offer_id), values, errors, 422
+        ),
+        to=_base(merchant_id),
+        flash="Offer saved.",
+    )
 
 
 @router.post("/beacons/offers/{offer_id:uuid}/delete")
@@ -423,6 +436,9 @@ def delete_offer(
     offer_id: uuid.UUID,
     _: Principal = Depends(staff),
 ) -> Response:
-    with request.app.state.db.transaction() as s:
-        offers.delete_offer(s, merchant_id, offer_id)
-    return redirect(_base(merchant_id), flash="Offer removed.")
+    return act(
+        request,
+        lambda s: offers.delete_offer(s, merchant_id, offer_id),
+        _base(merchant_id),
+        "Offer removed.",
+    )

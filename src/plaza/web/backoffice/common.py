@@ -4,12 +4,13 @@ signed-in person may switch to, and the navigation."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from plaza.identity import service as identity
-from plaza.web.render import principal_of
+from plaza.web.render import page, principal_of
 
 # (section key, label, path under /back-office/{merchant_id}); pages set `section`.
 OFFICE_NAV: list[tuple[str, str, str]] = [
@@ -47,3 +48,18 @@ def office_context(request: Request, merchant_id: uuid.UUID, section: str) -> di
             "section": section,
             "office_nav": OFFICE_NAV,
         }
+
+
+def office_page(
+    request: Request,
+    merchant_id: uuid.UUID,
+    section: str,
+    name: str,
+    context: Mapping[str, Any],
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Render the back-office template ``name`` inside the layout's context."""
+    ctx = office_context(request, merchant_id, section)
+    return page(request, name, {**ctx, **context}, status=status, headers=headers)

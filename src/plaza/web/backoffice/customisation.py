@@ -25,7 +25,8 @@ from plaza.identity.auth import Principal
 from plaza.money import format_amount
 from plaza.web import forms
 from plaza.web.backoffice.common import office_context
-from plaza.web.backoffice.products import form_data, is_conflict, load_product, text
+from plaza.web.backoffice.products import is_conflict, load_product
+from plaza.web.forms import form_data
 from plaza.web.render import page, redirect
 
 router = APIRouter(prefix="/back-office/{merchant_id}")
@@ -301,12 +302,12 @@ def save_customisation(
 ) -> Response:
     product = load_product(request, merchant_id, product_id)
     values = {
-        "lead_time_days": text(form, "lead_time_days", 20),
-        "made_to_order": "on" if text(form, "made_to_order", 10) else "",
-        "spec": text(form, "spec", MAX_SPEC_CHARS),
-        "version": text(form, "version", 12),
+        "lead_time_days": forms.text(form, "lead_time_days", 20, strip=False),
+        "made_to_order": "on" if forms.text(form, "made_to_order", 10, strip=False) else "",
+        "spec": forms.text(form, "spec", MAX_SPEC_CHARS, strip=False),
+        "version": forms.text(form, "version", 12, strip=False),
     }
-    previewing = text(form, "action", 20) == "preview"
+    previewing = forms.text(form, "action", 20, strip=False) == "preview"
     errors: dict[str, str] = {}
     spec_errors: list[dict[str, str]] = []
     spec = _read_spec(values, errors, spec_errors)
@@ -378,7 +379,7 @@ def delete_customisation(
     form: FormData = Depends(form_data),
     _: Principal = Depends(can_write),
 ) -> Response:
-    raw = text(form, "version", 12)
+    raw = forms.text(form, "version", 12, strip=False)
     expected = forms.parse_int(raw, lo=0)
     try:
         with request.app.state.db.transaction() as s:

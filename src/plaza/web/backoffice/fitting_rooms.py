@@ -20,9 +20,11 @@ from plaza.identity.models import MerchantRole
 from plaza.o2o.fitting import service
 from plaza.o2o.fitting.schemas import FittingRoomIn, FittingRoomOut, FittingRoomPatch
 from plaza.o2o.stores import service as stores
-from plaza.web.backoffice.common import office_context
-from plaza.web.backoffice.stores import form_data, form_errors, store_rows, text
-from plaza.web.render import page, redirect
+from plaza.web.backoffice.common import office_page
+from plaza.web.backoffice.crud import Errors, submit
+from plaza.web.backoffice.stores import store_rows
+from plaza.web.forms import field_errors, form_data, text
+from plaza.web.render import public_base
 
 router = APIRouter(prefix="/back-office/{merchant_id}")
 staff = MerchantAccess(MerchantRole.STAFF)
@@ -36,8 +38,7 @@ def _base(merchant_id: uuid.UUID) -> str:
 
 def customer_link(request: Request, room_id: uuid.UUID) -> str:
     """What the QR code on the door opens: the storefront's fitting-room page."""
-    base = (request.app.state.settings.public_url or str(request.base_url)).rstrip("/")
-    return f"{base}/shop/fitting?room={room_id}"
+    return f"{public_base(request)}/shop/fitting?room={room_id}"
 
 
 def qr_svg(data: str, title: str) -> Markup:
@@ -129,12 +130,12 @@ def _rooms_page(
                     }
                 )
             sessions = _sessions(s, merchant_id, store_id)
-    ctx = office_context(request, merchant_id, "fitting")
-    return page(
+    return office_page(
         request,
+        merchant_id,
+        "fitting",
         "office/fitting_rooms.html",
         {
-            **ctx,
             "stores": locations,
             "store_id": str(store_id) if store_id else "",
             "rooms": rooms,
@@ -157,9 +158,9 @@ def _room_values(form: FormData) -> dict[str, Any]:
     }
 
 
-def _room_errors(exc: ValidationError | ProblemError) -> dict[str, str]:
+def _room_errors(exc: ValidationError | ProblemError) -> Errors:
     if isinstance(exc, ValidationError):
-        return form_errors(exc)
+        return field_errors(exc)
     if exc.status == 409 and "code" in exc.kind.slug:
         return {"code": exc.detail if exc.detail != exc.kind.title else "This code is taken."}
     if exc.status == 404 and exc.extensions.get("resource") == "zone":
@@ -179,15 +180,16 @@ def create_room(
 ) -> Response:
     """Add a room to the store (POST of the API)."""
     values = _room_values(form)
-    try:
-        data = FittingRoomIn.model_validate(values)
-        with request.app.state.db.transaction() as s:
-            service.create_room(s, merchant_id, store_id, **data.model_dump())
-    except (ValidationError, ProblemError) as exc:
-        errors = _room_errors(exc)
-    else:
-        return redirect(f"{_base(merchant_id)}?store={store_id}", flash="Fitting room added.")
-    return _rooms_page(request, merchant_id, store_id, values, errors, 422)
+    return submit(
+        request,
+        FittingRoomIn,
+        values,
+        lambda s, data: service.create_room(s, merchant_id, store_id, **data.model_dump()),
+        _room_errors,
+        again=lambda errors: _rooms_page(request, merchant_id, store_id, values, errors, 422),
+        to=f"{_base(merchant_id)}?store={store_id}",
+        flash="Fitting room added.",
+    )
 
 
 def _room_page(
@@ -200,12 +202,12 @@ def _room_page(
     status: int = 200,
 ) -> Response:
     link = customer_link(request, room.id)
-    ctx = office_context(request, merchant_id, "fitting")
-    return page(
+    return office_page(
         request,
+        merchant_id,
+        "fitting",
         "office/fitting_room.html",
         {
-            **ctx,
             "store": {"id": store_id, "name": _store_name(request, merchant_id, store_id)},
             "room": room,
             "link": link,
@@ -256,13 +258,21 @@ def save_room(
 ) -> Response:
     """Rename, re-code, move, or take out of use (PATCH of the API)."""
     values = _room_values(form)
-    try:
-        data = FittingRoomPatch.model_validate(values)
-        with request.app.state.db.transaction() as s:
-            service.update_room(s, merchant_id, store_id, room_id, data.changes())
-    except (ValidationError, ProblemError) as exc:
-        errors = _room_errors(exc)
-    else:
-        return redirect(f"{_base(merchant_id)}?store={store_id}", flash="Fitting room saved.")
-    room = _get_room(request, merchant_id, store_id, room_id)
-    return _room_page(request, merchant_id, store_id, room, values, errors, 422)
+    return submit(
+        request,
+        FittingRoomPatch,
+        values,
+        lambda s, data: service.update_room(s, merchant_id, store_id, room_id, data.changes()),
+        _room_errors,
+        again=lambda errors: _room_page(
+            request,
+            merchant_id,
+            store_id,
+            _get_room(request, merchant_id, store_id, room_id),
+            values,
+            errors,
+            422,
+        ),
+        to=f"{_base(merchant_id)}?store={store_id}",
+        flash="Fitting room saved.",
+    )

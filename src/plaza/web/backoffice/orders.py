@@ -31,6 +31,7 @@ from plaza.ordering.schemas import CancelIn, FulfilIn, OrderDetail, RefundIn
 from plaza.pagination import PageParams, newest_first
 from plaza.web import forms
 from plaza.web.backoffice.common import office_context
+from plaza.web.forms import field_errors, form_fields, labels, problem_text
 from plaza.web.render import page, redirect
 
 router = APIRouter(prefix="/back-office/{merchant_id}")
@@ -57,30 +58,8 @@ REFUNDABLE = (OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.RETURNED)
 # --- helpers shared with the returns pages ------------------------------------------------
 
 
-def field_errors(exc: ValidationError, names: dict[str, str]) -> dict[str, str]:
-    """A pydantic error per form field, worded for people (``names``: field → label)."""
-    errors: dict[str, str] = {}
-    for err in exc.errors():
-        field = str(err["loc"][0]) if err["loc"] else "_form"
-        label = names.get(field, field.replace("_", " ").capitalize())
-        errors.setdefault(field, f"{label}: {err['msg'].removeprefix('Value error, ')}")
-    return errors
-
-
-def problem_text(exc: ProblemError) -> str:
-    """What a refused action says on the page: the problem's title and detail."""
-    title = exc.kind.title
-    return title if exc.detail in ("", title) else f"{title}: {exc.detail}."
-
-
 def location_names(s: Any, merchant_id: uuid.UUID) -> dict[uuid.UUID, str]:
     return {loc.id: loc.name for loc in inventory.list_locations(s, merchant_id, limit=500)}
-
-
-async def form_of(request: Request) -> dict[str, str]:
-    """The posted form's single-valued fields (the CSRF token left out)."""
-    form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
 
 
 def _enum(kind: Any, raw: str | None) -> Any:
@@ -210,18 +189,16 @@ async def fulfil(
     p: Principal = Depends(staff),
 ) -> Response:
     """Mark a paid delivered order shipped (``POST /merchants/{m}/orders/{id}/fulfil``)."""
-    values = await form_of(request)
+    values = await form_fields(request)
     try:
         body = FulfilIn(**{k: values.get(k, "") for k in FulfilIn.model_fields})
     except ValidationError as exc:
-        errors = field_errors(
-            exc,
-            {
-                "carrier": "Carrier",
-                "tracking_number": "Tracking number",
-                "tracking_url": "Tracking URL",
-            },
-        )
+        names = {
+            "carrier": "Carrier",
+            "tracking_number": "Tracking number",
+            "tracking_url": "Tracking URL",
+        }
+        errors = field_errors(exc, label_of=labels(names))
         return _order_page(
             request, db, merchant_id, order_id, errors=errors, values=values, status=422
         )
@@ -280,12 +257,14 @@ async def cancel(
     p: Principal = Depends(staff),
 ) -> Response:
     """Cancel a placed or paid order, refunding what was paid (``POST …/cancel``)."""
-    values = await form_of(request)
+    values = await form_fields(request)
     errors: dict[str, str] = {}
     try:
         body = CancelIn(reason=values.get("cancel_reason", ""))
     except ValidationError as exc:
-        errors = {"cancel_reason": field_errors(exc, {"reason": "Reason"})["reason"]}
+        errors = {
+            "cancel_reason": field_errors(exc, label_of=labels({"reason": "Reason"}))["reason"]
+        }
     if values.get("cancel_confirm") != "yes":
         errors["cancel_confirm"] = "Tick the box to confirm the cancellation."
     if errors:
@@ -324,7 +303,7 @@ async def refund(
 ) -> Response:
     """Refund part of a paid order (``POST …/refunds``); the form's one-time key makes a
     double submission refund once."""
-    values = await form_of(request)
+    values = await form_fields(request)
     with db.reading() as s:
         currency = orders.get_merchant_order(s, merchant_id, order_id).currency
     errors: dict[str, str] = {}
@@ -334,7 +313,7 @@ async def refund(
     try:
         body = RefundIn(amount=amount or 1, reason=values.get("refund_reason", ""))
     except ValidationError as exc:
-        found = field_errors(exc, {"reason": "Reason", "amount": "Amount"})
+        found = field_errors(exc, label_of=labels({"reason": "Reason", "amount": "Amount"}))
         if "reason" in found:
             errors["refund_reason"] = found["reason"]
         if "amount" in found:

@@ -23,7 +23,7 @@ from plaza.personas.segments import rules, service
 from plaza.personas.segments.schemas import PersonaIn, PersonaOut, PersonaPatch, PreviewIn
 from plaza.web import forms
 from plaza.web.backoffice.common import office_context
-from plaza.web.backoffice.stores import form_data, form_errors, text
+from plaza.web.forms import field_errors, form_data, text
 from plaza.web.render import is_htmx, page, principal_of, redirect
 
 router = APIRouter(prefix="/back-office/{merchant_id}")
@@ -213,7 +213,7 @@ def create_persona(
     try:
         data = PersonaIn.model_validate(body)
     except ValidationError as exc:
-        errors = {**form_errors(exc, _field), **errors}
+        errors = {**field_errors(exc, _field), **errors}
     if not errors:
         try:
             with request.app.state.db.transaction() as s:
@@ -316,7 +316,7 @@ def save_persona(
     try:
         data = PersonaPatch.model_validate(body)
     except ValidationError as exc:
-        errors = {**form_errors(exc, _field), **errors}
+        errors = {**field_errors(exc, _field), **errors}
     if not errors:
         try:
             with request.app.state.db.transaction() as s:

@@ -7,11 +7,13 @@ schemas; form fields are turned into those schemas and their errors shown by the
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from plaza.catalog import service
@@ -32,6 +34,7 @@ from plaza.identity.auth import Principal
 from plaza.money import CURRENCIES, minor_unit_exponent
 from plaza.web import forms
 from plaza.web.backoffice.common import office_context
+from plaza.web.forms import form_data
 from plaza.web.render import page, redirect
 
 router = APIRouter(prefix="/back-office/{merchant_id}")
@@ -55,32 +58,23 @@ FIELD_NAMES = {
     "price": "Price",
     "compare_at": "Compare-at price",
 }
+FIELD_LABEL = forms.labels(FIELD_NAMES, str.title)
+MAX_TEXT = 20_000
+# The form field a catalog problem belongs to, by the problem's slug.
+PROBLEM_FIELDS = {
+    "handle-taken": "handle",
+    "unknown-category": "category_id",
+    "option-value-in-use": "options",
+    "variant-options-taken": "variant_options",
+    "invalid-variant-options": "variant_options",
+    "sku-taken": "sku",
+    "gtin-taken": "gtin",
+    "invalid-gtin": "gtin",
+}
+M = TypeVar("M", bound=BaseModel)
 
 
 # ------------------------------------------------------------------ form helpers
-
-
-async def form_data(request: Request) -> FormData:
-    """The posted form (sync handlers depend on this to read dynamic field names)."""
-    return await request.form()
-
-
-def text(form: FormData, name: str, limit: int = 20_000) -> str:
-    value = form.get(name)
-    return value[:limit] if isinstance(value, str) else ""
-
-
-def field_errors(exc: ValidationError, names: dict[str, str] | None = None) -> dict[str, str]:
-    """Pydantic errors keyed by the form field of their first location part."""
-    names = names or {}
-    errors: dict[str, str] = {}
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
-        field = names.get(loc[0], loc[0]) if loc else "_form"
-        label = FIELD_NAMES.get(field, field.replace("_", " ").title())
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        errors.setdefault(field, f"{label}: {msg}")
-    return errors
 
 
 def parse_amount(raw: str, currency: str) -> int:
@@ -132,19 +126,35 @@ def parse_variant_options(raw: str) -> dict[str, str]:
     return out
 
 
-def problem_field(exc: ProblemError) -> str:
-    """The form field a catalog problem belongs to."""
-    slug = exc.kind.uri.rsplit("/", 1)[-1]
-    return {
-        "handle-taken": "handle",
-        "unknown-category": "category_id",
-        "option-value-in-use": "options",
-        "variant-options-taken": "variant_options",
-        "invalid-variant-options": "variant_options",
-        "sku-taken": "sku",
-        "gtin-taken": "gtin",
-        "invalid-gtin": "gtin",
-    }.get(slug, "_form")
+def _validated(
+    schema: type[M],
+    data: dict[str, Any],
+    errors: dict[str, str],
+    field_of: forms.FieldOf = forms.first_part,
+) -> M | None:
+    """``data`` as ``schema`` when no error was found before; its errors are added to
+    ``errors`` (labelled like the form) otherwise."""
+    if errors:
+        return None
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        errors.update(forms.field_errors(exc, field_of, FIELD_LABEL))
+        return None
+
+
+def _saved(request: Request, action: Callable[[Session], object], errors: dict[str, str]) -> bool:
+    """``action`` in a transaction; a catalog refusal (409, 422) is added to ``errors``
+    next to its field."""
+    try:
+        with request.app.state.db.transaction() as s:
+            action(s)
+    except ProblemError as exc:
+        if exc.status not in (409, 422):
+            raise
+        errors[forms.problem_field(exc, PROBLEM_FIELDS)] = exc.detail
+        return False
+    return True
 
 
 def is_conflict(exc: ProblemError) -> bool:
@@ -234,7 +244,9 @@ def product_list(
 def _new_values(form: FormData | None, currency: str) -> dict[str, str]:
     keys = ["title", "handle", "description", "brand", "status", "category_id", "tags"]
     keys += ["options", "sku", "gtin", "variant_options", "price", "currency"]
-    values = {k: text(form, k) if form is not None else "" for k in keys}
+    values = {
+        k: forms.text(form, k, MAX_TEXT, strip=False) if form is not None else "" for k in keys
+    }
     values["status"] = values["status"] or ProductStatus.DRAFT.value
     values["currency"] = values["currency"] or currency
     return values
@@ -296,41 +308,25 @@ def create_product(
             except (ValueError, KeyError) as exc:
                 errors["price"] = f"Price: {exc}"
         data["variants"] = [variant]
-    body: ProductIn | None = None
-    if not errors:
-        try:
-            body = ProductIn.model_validate(data)
-        except ValidationError as exc:
-            for field, msg in _product_in_errors(exc).items():
-                errors.setdefault(field, msg)
-    if body is not None and not errors:
-        try:
-            with request.app.state.db.transaction() as s:
-                product = service.create_product(s, merchant_id, body)
-                product_id = product.id
-        except ProblemError as exc:
-            if exc.status not in (409, 422):
-                raise
-            errors[problem_field(exc)] = exc.detail
-        else:
-            return redirect(
-                f"{ctx['base']}/products/{product_id}", flash=f"Product “{body.title}” created."
-            )
+    body = _validated(ProductIn, data, errors, _product_in_field)
+    created: list[uuid.UUID] = []
+    if body is not None and _saved(
+        request, lambda s: created.append(service.create_product(s, merchant_id, body).id), errors
+    ):
+        return redirect(
+            f"{ctx['base']}/products/{created[0]}", flash=f"Product “{body.title}” created."
+        )
     ctx.update(values=values, errors=errors, categories=categories(request))
     return page(request, "office/product_new.html", ctx, status=422)
 
 
-def _product_in_errors(exc: ValidationError) -> dict[str, str]:
-    """Errors of ProductIn: the first variant's fields map onto the variant inputs."""
-    errors: dict[str, str] = {}
-    for err in exc.errors():
-        loc = [str(x) for x in err["loc"]]
-        field = loc[0] if loc else "_form"
-        if field == "variants" and len(loc) >= 3:
-            field = {"options": "variant_options", "prices": "price"}.get(loc[2], loc[2])
-        label = FIELD_NAMES.get(field, field.replace("_", " ").title())
-        errors.setdefault(field, f"{label}: {str(err['msg']).removeprefix('Value error, ')}")
-    return errors
+def _product_in_field(loc: tuple[Any, ...]) -> str:
+    """ProductIn's error locations: the first variant's fields map onto the variant inputs."""
+    parts = [str(x) for x in loc]
+    field = parts[0] if parts else "_form"
+    if field == "variants" and len(parts) >= 3:
+        field = {"options": "variant_options", "prices": "price"}.get(parts[2], parts[2])
+    return field
 
 
 # ------------------------------------------------------------------ product edit
@@ -404,20 +400,15 @@ def save_product(
     _: Principal = Depends(can_write),
 ) -> Response:
     keys = ("title", "handle", "description", "brand", "status", "category_id", "tags")
-    values = {k: text(form, k) for k in (*keys, "options", "version")}
+    values = {k: forms.text(form, k, MAX_TEXT, strip=False) for k in (*keys, "options", "version")}
     errors: dict[str, str] = {}
     data = _product_fields(values, errors)
     if (version := forms.parse_int(values["version"], lo=0)) is not None:
         data["expected_version"] = version
     if not values["handle"].strip():
         errors["handle"] = "Handle: enter the product's URL slug, e.g. linen-shirt"
-    body: ProductPatch | None = None
-    if not errors:
-        try:
-            body = ProductPatch.model_validate(data)
-        except ValidationError as exc:
-            errors.update(field_errors(exc))
-    if body is not None and not errors:
+    body = _validated(ProductPatch, data, errors)
+    if body is not None:
         try:
             with request.app.state.db.transaction() as s:
                 service.update_product(s, merchant_id, product_id, body)
@@ -426,7 +417,7 @@ def save_product(
                 return _conflict_page(request, merchant_id, product_id, values)
             if exc.status not in (409, 422):
                 raise
-            errors[problem_field(exc)] = exc.detail
+            errors[forms.problem_field(exc, PROBLEM_FIELDS)] = exc.detail
         else:
             return redirect(
                 f"/back-office/{merchant_id}/products/{product_id}", flash="Product saved."
@@ -464,7 +455,7 @@ def archive_product(
     form: FormData = Depends(form_data),
     _: Principal = Depends(can_write),
 ) -> Response:
-    raw = text(form, "version")
+    raw = forms.text(form, "version", MAX_TEXT, strip=False)
     expected = forms.parse_int(raw, lo=0)
     try:
         with request.app.state.db.transaction() as s:
@@ -542,11 +533,13 @@ def _read_variant_form(
 ) -> tuple[dict[str, Any], dict[str, tuple[int, int | None] | None], dict[str, str]]:
     """The posted variant: schema input, prices per currency (None: remove), errors."""
     errors: dict[str, str] = {}
-    values["sku"] = text(form, "sku", 200)
-    values["gtin"] = text(form, "gtin", 100)
-    values["weight_grams"] = text(form, "weight_grams", 20)
-    values["status"] = text(form, "status", 20) or values["status"]
-    values["options"] = {o.name: text(form, f"option.{o.name}", 100) for o in product.options}
+    values["sku"] = forms.text(form, "sku", 200, strip=False)
+    values["gtin"] = forms.text(form, "gtin", 100, strip=False)
+    values["weight_grams"] = forms.text(form, "weight_grams", 20, strip=False)
+    values["status"] = forms.text(form, "status", 20, strip=False) or values["status"]
+    values["options"] = {
+        o.name: forms.text(form, f"option.{o.name}", 100, strip=False) for o in product.options
+    }
     data: dict[str, Any] = {
         "sku": values["sku"],
         "gtin": values["gtin"].strip() or None,
@@ -565,15 +558,15 @@ def _read_variant_form(
     rows = []
     for row in values["prices"]:
         c = row["currency"]
-        amount_raw = text(form, f"price.{c}", 40)
-        compare_raw = text(form, f"compare.{c}", 40)
+        amount_raw = forms.text(form, f"price.{c}", 40, strip=False)
+        compare_raw = forms.text(form, f"compare.{c}", 40, strip=False)
         rows.append({"currency": c, "amount": amount_raw, "compare_at": compare_raw})
         prices[c] = _read_price(c, amount_raw, compare_raw, f"price.{c}", errors)
     values["prices"] = rows
-    new_c = text(form, "new_currency", 10).strip().upper()
+    new_c = forms.text(form, "new_currency", 10, strip=False).strip().upper()
     values["new_currency"] = new_c
-    values["new_amount"] = text(form, "new_amount", 40)
-    values["new_compare_at"] = text(form, "new_compare_at", 40)
+    values["new_amount"] = forms.text(form, "new_amount", 40, strip=False)
+    values["new_compare_at"] = forms.text(form, "new_compare_at", 40, strip=False)
     if new_c or values["new_amount"].strip():
         if new_c not in CURRENCIES:
             errors["new_currency"] = "Currency: enter an ISO 4217 code, e.g. USD"
@@ -639,25 +632,15 @@ def create_variant(
         for c, p in prices.items()
         if p is not None
     ]
-    body: VariantIn | None = None
-    if not errors:
-        try:
-            body = VariantIn.model_validate(data)
-        except ValidationError as exc:
-            errors.update(field_errors(exc, {"options": "variant_options", "prices": "price"}))
-    if body is not None and not errors:
-        try:
-            with request.app.state.db.transaction() as s:
-                service.add_variant(s, merchant_id, product_id, body)
-        except ProblemError as exc:
-            if exc.status not in (409, 422):
-                raise
-            errors[problem_field(exc)] = exc.detail
-        else:
-            return redirect(
-                f"/back-office/{merchant_id}/products/{product_id}",
-                flash=f"Variant {body.sku} added.",
-            )
+    field_of = forms.renamed({"options": "variant_options", "prices": "price"})
+    body = _validated(VariantIn, data, errors, field_of)
+    if body is not None and _saved(
+        request, lambda s: service.add_variant(s, merchant_id, product_id, body), errors
+    ):
+        return redirect(
+            f"/back-office/{merchant_id}/products/{product_id}",
+            flash=f"Variant {body.sku} added.",
+        )
     return _variant_page(request, merchant_id, product, None, values, errors, status=422)
 
 
@@ -698,31 +681,25 @@ def save_variant(
     currency = office_context(request, merchant_id, "catalog")["merchant"]["currency"]
     values = _variant_values(product, variant, currency)
     data, prices, errors = _read_variant_form(form, product, values)
-    body: VariantPatch | None = None
-    if not errors:
-        try:
-            body = VariantPatch.model_validate(data)
-        except ValidationError as exc:
-            errors.update(field_errors(exc, {"options": "variant_options"}))
-    if body is not None and not errors:
-        existing = {p.currency: (p.amount, p.compare_at_amount) for p in variant.prices}
-        try:
-            with request.app.state.db.transaction() as s:
-                service.update_variant(s, merchant_id, variant_id, body)
-                for c, price in prices.items():
-                    if price is None and c in existing:
-                        service.remove_price(s, merchant_id, variant_id, c)
-                    elif price is not None and existing.get(c) != price:
-                        service.set_price(s, merchant_id, variant_id, c, price[0], price[1])
-        except ProblemError as exc:
-            if exc.status not in (409, 422):
-                raise
-            errors[problem_field(exc)] = exc.detail
-        else:
-            return redirect(
-                f"/back-office/{merchant_id}/products/{product_id}",
-                flash=f"Variant {body.sku} saved.",
-            )
+    body = _validated(VariantPatch, data, errors, forms.renamed({"options": "variant_options"}))
+    if body is None:
+        return _variant_page(request, merchant_id, product, variant, values, errors, status=422)
+    existing = {p.currency: (p.amount, p.compare_at_amount) for p in variant.prices}
+
+    def save(s: Session) -> None:
+        assert body is not None
+        service.update_variant(s, merchant_id, variant_id, body)
+        for c, price in prices.items():
+            if price is None and c in existing:
+                service.remove_price(s, merchant_id, variant_id, c)
+            elif price is not None and existing.get(c) != price:
+                service.set_price(s, merchant_id, variant_id, c, price[0], price[1])
+
+    if _saved(request, save, errors):
+        return redirect(
+            f"/back-office/{merchant_id}/products/{product_id}",
+            flash=f"Variant {body.sku} saved.",
+        )
     return _variant_page(request, merchant_id, product, variant, values, errors, status=422)
 
 

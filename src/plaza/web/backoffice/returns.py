@@ -21,7 +21,8 @@ from plaza.ordering.models import Return, ReturnStatus
 from plaza.ordering.schemas import ReturnDecisionIn, ReturnOut, ReturnReceiveIn
 from plaza.pagination import PageParams, newest_first
 from plaza.web.backoffice.common import office_context
-from plaza.web.backoffice.orders import field_errors, form_of, location_names, problem_text
+from plaza.web.backoffice.orders import location_names
+from plaza.web.forms import field_errors, form_fields, labels, problem_text
 from plaza.web.render import page, redirect
 
 router = APIRouter(prefix="/back-office/{merchant_id}")
@@ -134,13 +135,13 @@ def _here(merchant_id: uuid.UUID, return_id: uuid.UUID) -> str:
 async def _decide(
     request: Request, db: Database, merchant_id: uuid.UUID, return_id: uuid.UUID, approve: bool
 ) -> Response:
-    values = await form_of(request)
+    values = await form_fields(request)
     errors: dict[str, str] = {}
     note = "approve_note" if approve else "reject_note"
     try:
         body = ReturnDecisionIn(note=values.get(note, ""))
     except ValidationError as exc:
-        errors = {note: field_errors(exc, {"note": "Note"})["note"]}
+        errors = {note: field_errors(exc, label_of=labels({"note": "Note"}))["note"]}
     if not approve and values.get("reject_confirm") != "yes":
         errors["reject_confirm"] = "Tick the box to confirm the rejection."
     if errors:
@@ -194,7 +195,7 @@ async def receive(
     p: Principal = Depends(staff),
 ) -> Response:
     """The goods are back (``POST …/receive``): restocked at the chosen location, refunded."""
-    values = await form_of(request)
+    values = await form_fields(request)
     try:
         body = ReturnReceiveIn.model_validate({"location_id": values.get("location_id", "")})
     except ValidationError:

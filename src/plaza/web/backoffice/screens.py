@@ -31,16 +31,11 @@ from plaza.o2o.screens.schemas import (
 )
 from plaza.o2o.stores.schemas import WEEKDAYS
 from plaza.web.backoffice.beacons import persona_choices
-from plaza.web.backoffice.common import office_context
-from plaza.web.backoffice.stores import (
-    DAY_NAMES,
-    form_data,
-    form_errors,
-    problem_errors,
-    text,
-    zone_choices,
-)
-from plaza.web.render import page, redirect
+from plaza.web.backoffice.common import office_page
+from plaza.web.backoffice.crud import Errors, act, attempt, submit
+from plaza.web.backoffice.stores import DAY_NAMES, zone_choices
+from plaza.web.forms import field_errors, form_data, problem_errors, text
+from plaza.web.render import public_base
 
 router = APIRouter(prefix="/back-office/{merchant_id}")
 staff = MerchantAccess(MerchantRole.STAFF)  # narrowcasting is run by people, as in the API
@@ -53,9 +48,9 @@ def _base(merchant_id: uuid.UUID) -> str:
     return f"/back-office/{merchant_id}/screens"
 
 
-def _problem(exc: ValidationError | ProblemError, zone_field: str = "zone_id") -> dict[str, str]:
+def _problem(exc: ValidationError | ProblemError, zone_field: str = "zone_id") -> Errors:
     if isinstance(exc, ValidationError):
-        return form_errors(exc)
+        return field_errors(exc)
     if exc.status == 404 and exc.extensions.get("resource") == "zone":
         return {zone_field: exc.detail}
     if exc.status not in (409, 422):
@@ -84,12 +79,12 @@ def _overview(
         content = [
             service.content_view(c) for c in service.list_content(s, merchant_id, limit=MAX_ROWS)
         ]
-    ctx = office_context(request, merchant_id, "screens")
-    return page(
+    return office_page(
         request,
+        merchant_id,
+        "screens",
         "office/screens.html",
         {
-            **ctx,
             "screens": screens,
             "playlists": playlists,
             "content": content,
@@ -120,12 +115,16 @@ def _screen_values(form: FormData) -> dict[str, Any]:
 
 
 def _token_page(request: Request, merchant_id: uuid.UUID, shown: ScreenWithToken) -> Response:
-    ctx = office_context(request, merchant_id, "screens")
-    base = (request.app.state.settings.public_url or str(request.base_url)).rstrip("/")
-    return page(
+    return office_page(
         request,
+        merchant_id,
+        "screens",
         "office/screen_token.html",
-        {**ctx, "screen": shown, "player_url": base + shown.player_url, "base": _base(merchant_id)},
+        {
+            "screen": shown,
+            "player_url": public_base(request) + shown.player_url,
+            "base": _base(merchant_id),
+        },
         headers=NO_STORE,
     )
 
@@ -140,13 +139,19 @@ def register_screen(
     """Register a screen; the answer shows its token once, with the player URL (a page,
     not a redirect: the secret is never stored to be shown again)."""
     values = _screen_values(form)
-    try:
-        data = ScreenIn.model_validate(values)
-        with request.app.state.db.transaction() as s:
-            shown = service.with_token(*service.create_screen(s, merchant_id, data))
-    except (ValidationError, ProblemError) as exc:
-        return _overview(request, merchant_id, values, _problem(exc), 422)
-    return _token_page(request, merchant_id, shown)
+    shown: list[ScreenWithToken] = []
+    errors = attempt(
+        request,
+        ScreenIn,
+        values,
+        lambda s, data: shown.append(
+            service.with_token(*service.create_screen(s, merchant_id, data))
+        ),
+        _problem,
+    )
+    if errors is not None:
+        return _overview(request, merchant_id, values, errors, 422)
+    return _token_page(request, merchant_id, shown[0])
 
 
 def _screen_page(
@@ -162,12 +167,12 @@ def _screen_page(
         screen = service.screen_view(screen_row)
         now = service.now_showing(s, screen_row, utcnow())
         zones = zone_choices(s, merchant_id)
-    ctx = office_context(request, merchant_id, "screens")
-    return page(
+    return office_page(
         request,
+        merchant_id,
+        "screens",
         "office/screen.html",
         {
-            **ctx,
             "screen": screen,
             "now": now,
             "zones": zones,
@@ -204,15 +209,16 @@ def save_screen(
     _: Principal = Depends(staff),
 ) -> Response:
     values = _screen_values(form)
-    try:
-        data = ScreenPatch.model_validate(values)
-        with request.app.state.db.transaction() as s:
-            service.update_screen(s, merchant_id, screen_id, data)
-    except (ValidationError, ProblemError) as exc:
-        errors = _problem(exc)
-    else:
-        return redirect(f"{_base(merchant_id)}/{screen_id}", flash="Screen saved.")
-    return _screen_page(request, merchant_id, screen_id, values, errors, 422)
+    return submit(
+        request,
+        ScreenPatch,
+        values,
+        lambda s, data: service.update_screen(s, merchant_id, screen_id, data),
+        _problem,
+        again=lambda errors: _screen_page(request, merchant_id, screen_id, values, errors, 422),
+        to=f"{_base(merchant_id)}/{screen_id}",
+        flash="Screen saved.",
+    )
 
 
 @router.post("/screens/{screen_id:uuid}/token")
@@ -235,9 +241,12 @@ def delete_screen(
     screen_id: uuid.UUID,
     _: Principal = Depends(staff),
 ) -> Response:
-    with request.app.state.db.transaction() as s:
-        service.delete_screen(s, merchant_id, screen_id)
-    return redirect(_base(merchant_id), flash="Screen removed.")
+    return act(
+        request,
+        lambda s: service.delete_screen(s, merchant_id, screen_id),
+        _base(merchant_id),
+        "Screen removed.",
+    )
 
 
 # --- content items ----------------------------------------------------------------------------
@@ -288,12 +297,12 @@ def _content_page(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    ctx = office_context(request, merchant_id, "screens")
-    return page(
+    return office_page(
         request,
+        merchant_id,
+        "screens",
         "office/screen_content.html",
         {
-            **ctx,
             "content": content,
             "kinds": [(k.value, k.value.title()) for k in ContentKind],
             "offers": _offer_choices(request, merchant_id),
@@ -322,13 +331,16 @@ def create_content(
     _: Principal = Depends(staff),
 ) -> Response:
     values, body = content_body(form)
-    try:
-        data = ContentIn.model_validate(body)
-        with request.app.state.db.transaction() as s:
-            service.create_content(s, merchant_id, data)
-    except (ValidationError, ProblemError) as exc:
-        return _content_page(request, merchant_id, None, values, _problem(exc), 422)
-    return redirect(_base(merchant_id), flash="Content item added.")
+    return submit(
+        request,
+        ContentIn,
+        body,
+        lambda s, data: service.create_content(s, merchant_id, data),
+        _problem,
+        again=lambda errors: _content_page(request, merchant_id, None, values, errors, 422),
+        to=_base(merchant_id),
+        flash="Content item added.",
+    )
 
 
 def _get_content(request: Request, merchant_id: uuid.UUID, content_id: uuid.UUID) -> ContentOut:
@@ -356,16 +368,23 @@ def save_content(
     _: Principal = Depends(staff),
 ) -> Response:
     values, body = content_body(form)
-    try:
-        data = ContentIn.model_validate(body)
-        with request.app.state.db.transaction() as s:
-            service.replace_content(s, merchant_id, content_id, data)
-    except (ValidationError, ProblemError) as exc:
-        errors = _problem(exc)
-    else:
-        return redirect(_base(merchant_id), flash="Content item saved.")
-    content = _get_content(request, merchant_id, content_id)
-    return _content_page(request, merchant_id, content, values, errors, 422)
+    return submit(
+        request,
+        ContentIn,
+        body,
+        lambda s, data: service.replace_content(s, merchant_id, content_id, data),
+        _problem,
+        again=lambda errors: _content_page(
+            request,
+            merchant_id,
+            _get_content(request, merchant_id, content_id),
+            values,
+            errors,
+            422,
+        ),
+        to=_base(merchant_id),
+        flash="Content item saved.",
+    )
 
 
 @router.post("/screens/content/{content_id:uuid}/delete")
@@ -375,9 +394,12 @@ def delete_content(
     content_id: uuid.UUID,
     _: Principal = Depends(staff),
 ) -> Response:
-    with request.app.state.db.transaction() as s:
-        service.delete_content(s, merchant_id, content_id)
-    return redirect(_base(merchant_id), flash="Content item removed.")
+    return act(
+        request,
+        lambda s: service.delete_content(s, merchant_id, content_id),
+        _base(merchant_id),
+        "Content item removed.",
+    )
 
 
 # --- playlists --------------------------------------------------------------------------------
@@ -445,12 +467,12 @@ def _playlist_page(
             for c in service.list_content(s, merchant_id, limit=MAX_ROWS)
         ]
     slots = max(MIN_ITEM_SLOTS, len(values.get("items", [])) + 2)
-    ctx = office_context(request, merchant_id, "screens")
-    return page(
+    return office_page(
         request,
+        merchant_id,
+        "screens",
         "office/screen_playlist.html",
         {
-            **ctx,
             "playlist": playlist,
             "screens": [(str(x.id), x.name) for x in screens],
             "content": content,
@@ -464,9 +486,9 @@ def _playlist_page(
     )
 
 
-def _playlist_errors(exc: ValidationError | ProblemError) -> dict[str, str]:
+def _playlist_errors(exc: ValidationError | ProblemError) -> Errors:
     if isinstance(exc, ValidationError):
-        return form_errors(exc, _playlist_field)
+        return field_errors(exc, _playlist_field)
     return _problem(exc)
 
 
@@ -486,13 +508,16 @@ def create_playlist(
     _: Principal = Depends(staff),
 ) -> Response:
     values, body = playlist_body(form)
-    try:
-        data = PlaylistIn.model_validate(body)
-        with request.app.state.db.transaction() as s:
-            service.create_playlist(s, merchant_id, data)
-    except (ValidationError, ProblemError) as exc:
-        return _playlist_page(request, merchant_id, None, values, _playlist_errors(exc), 422)
-    return redirect(_base(merchant_id), flash="Playlist created.")
+    return submit(
+        request,
+        PlaylistIn,
+        body,
+        lambda s, data: service.create_playlist(s, merchant_id, data),
+        _playlist_errors,
+        again=lambda errors: _playlist_page(request, merchant_id, None, values, errors, 422),
+        to=_base(merchant_id),
+        flash="Playlist created.",
+    )
 
 
 def _get_playlist(request: Request, merchant_id: uuid.UUID, playlist_id: uuid.UUID) -> PlaylistOut:
@@ -520,16 +545,23 @@ def save_playlist(
     _: Principal = Depends(staff),
 ) -> Response:
     values, body = playlist_body(form)
-    try:
-        data = PlaylistIn.model_validate(body)
-        with request.app.state.db.transaction() as s:
-            service.replace_playlist(s, merchant_id, playlist_id, data)
-    except (ValidationError, ProblemError) as exc:
-        errors = _playlist_errors(exc)
-    else:
-        return redirect(_base(merchant_id), flash="Playlist saved.")
-    playlist = _get_playlist(request, merchant_id, playlist_id)
-    return _playlist_page(request, merchant_id, playlist, values, errors, 422)
+    return submit(
+        request,
+        PlaylistIn,
+        body,
+        lambda s, data: service.replace_playlist(s, merchant_id, playlist_id, data),
+        _playlist_errors,
+        again=lambda errors: _playlist_page(
+            request,
+            merchant_id,
+            _get_playlist(request, merchant_id, playlist_id),
+            values,
+            errors,
+            422,
+        ),
+        to=_base(merchant_id),
+        flash="Playlist saved.",
+    )
 
 
 @router.post("/screens/playlists/{playlist_id:uuid}/delete")
@@ -539,6 +571,9 @@ def delete_playlist(
     playlist_id: uuid.UUID,
     _: Principal = Depends(staff),
 ) -> Response:
-    with request.app.state.db.transaction() as s:
-        service.delete_playlist(s, merchant_id, playlist_id)
-    return redirect(_base(merchant_id), flash="Playlist removed.")
+    return act(
+        request,
+        lambda s: service.delete_playlist(s, merchant_id, playlist_id),
+        _base(merchant_id),
+        "Playlist removed.",
+    )

@@ -26,7 +26,8 @@ from plaza.inventory.schemas import AdjustmentIn, StockSetIn
 from plaza.pagination import PageParams, cursor_id, next_id_cursor
 from plaza.web import forms
 from plaza.web.backoffice.common import office_context
-from plaza.web.backoffice.products import field_errors, form_data, text
+from plaza.web.backoffice.products import FIELD_LABEL
+from plaza.web.forms import form_data
 from plaza.web.render import page, redirect
 
 router = APIRouter(prefix="/back-office/{merchant_id}")
@@ -218,7 +219,7 @@ def adjust(
     p: Principal = Depends(can_write),
 ) -> Response:
     keys = ("variant_id", "location_id", "mode", "quantity", "reason", "reference")
-    values = {k: text(form, k, 200).strip() for k in (*keys, "expected_on_hand")}
+    values = {k: forms.text(form, k, 200, strip=False).strip() for k in (*keys, "expected_on_hand")}
     errors: dict[str, str] = {}
     mode = values["mode"] if values["mode"] in ("delta", "set") else "delta"
     values["mode"] = mode
@@ -258,7 +259,11 @@ def adjust(
                             f"{'Variant' if name == 'variant_id' else 'Location'}: choose one"
                         )
         except ValidationError as exc:
-            errors.update(field_errors(exc, {"delta": "quantity", "on_hand": "quantity"}))
+            errors.update(
+                forms.field_errors(
+                    exc, forms.renamed({"delta": "quantity", "on_hand": "quantity"}), FIELD_LABEL
+                )
+            )
     if body is not None and not errors:
         variant_id, location_id = uuid.UUID(values["variant_id"]), uuid.UUID(values["location_id"])
         try:

@@ -1,15 +1,13 @@
 """Back-office stores: the merchant's store locations with their O2O profile (hours per
 weekday, exceptions, services, phone), zones and staff assignment.
 
-Also the small helpers the O2O back-office pages share (``form_data``, ``form_errors``,
-``zone_choices``): forms are read as plain key/value pairs and validated with the
-contexts' own schemas, whose errors are shown next to the fields."""
+Also the store and zone choices the O2O back-office pages share (``store_rows``,
+``zone_choices``)."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -33,7 +31,9 @@ from plaza.o2o.stores.schemas import (
     ZoneOut,
     ZonePatch,
 )
-from plaza.web.backoffice.common import office_context
+from plaza.web.backoffice.common import office_context, office_page
+from plaza.web.backoffice.crud import Errors, act, submit
+from plaza.web.forms import field_errors, form_data, text
 from plaza.web.render import page, principal_of, redirect
 
 router = APIRouter(prefix="/back-office/{merchant_id}")
@@ -45,43 +45,7 @@ DAY_NAMES = dict(zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "F
 _INTERVAL = re.compile(r"^\s*(\d{1,2}:\d{2})\s*[-–]\s*(\d{1,2}:\d{2})\s*$")
 
 
-# --- helpers shared by the O2O back-office pages --------------------------------------------
-
-
-async def form_data(request: Request) -> FormData:
-    """The posted form (urlencoded or multipart); empty for other bodies."""
-    return await request.form()
-
-
-def _clean(msg: str) -> str:
-    return msg.removeprefix("Value error, ")
-
-
-def form_errors(
-    exc: ValidationError, field_of: Callable[[tuple[Any, ...]], str] | None = None
-) -> dict[str, str]:
-    """A schema's errors as ``{form field: message}`` (``_form`` for the whole form)."""
-    errors: dict[str, str] = {}
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        name = field_of(loc) if field_of else (str(loc[0]) if loc else "_form")
-        errors.setdefault(name, _clean(err["msg"]))
-    return errors
-
-
-def problem_errors(exc: ProblemError, default: str = "_form") -> dict[str, str]:
-    """A service's refusal as form errors: ``errors[].loc`` of a validation problem names
-    the field, anything else belongs to the whole form."""
-    out: dict[str, str] = {}
-    for err in exc.extensions.get("errors") or []:
-        loc = [p for p in err.get("loc", []) if p != "body"]
-        out.setdefault(str(loc[0]) if loc else default, str(err.get("msg", exc.detail)))
-    return out or {default: exc.detail}
-
-
-def text(form: Mapping[str, Any], name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
+# --- choices shared by the O2O back-office pages --------------------------------------------
 
 
 def store_rows(s: Session, merchant_id: uuid.UUID) -> list[Any]:
@@ -245,12 +209,12 @@ def _store_page(
         ]
         choices = [(str(uid), u.email) for uid, (u, _) in members.items()]
         name = store.location.name
-    ctx = office_context(request, merchant_id, "stores")
-    return page(
+    return office_page(
         request,
+        merchant_id,
+        "stores",
         "office/store.html",
         {
-            **ctx,
             "store": {"id": location_id, "name": name},
             "profile": profile,
             "values": values if values is not None else profile_values(profile),
@@ -301,14 +265,14 @@ def save_store(
         try:
             data = StoreProfileIn.model_validate(body)
         except ValidationError as exc:
-            errors = form_errors(exc, _profile_field)
+            errors = field_errors(exc, _profile_field)
     if data is None:
         return _store_page(
             request, merchant_id, location_id, values=values, errors=errors, status=422
         )
     with request.app.state.db.transaction() as s:
         service.save_profile(s, merchant_id, location_id, data)
-    return redirect(f"/back-office/{merchant_id}/stores/{location_id}", flash="Store saved.")
+    return redirect(_store_url(merchant_id, location_id), flash="Store saved.")
 
 
 def _zone_body(form: FormData) -> dict[str, Any]:
@@ -324,26 +288,30 @@ def add_zone(
     _: Principal = Depends(staff),
 ) -> Response:
     values = _zone_body(form)
-    try:
-        body = ZoneIn.model_validate(values)
-        with request.app.state.db.transaction() as s:
-            service.create_zone(s, merchant_id, location_id, body)
-    except ValidationError as exc:
-        errors = form_errors(exc)
-    except ProblemError as exc:
-        if exc.status != 409:
-            raise
-        errors = {"code": exc.detail}
-    else:
-        return redirect(f"/back-office/{merchant_id}/stores/{location_id}", flash="Zone added.")
-    return _store_page(
+    return submit(
         request,
-        merchant_id,
-        location_id,
-        zone_values=values,
-        zone_errors=errors,
-        status=422,
+        ZoneIn,
+        values,
+        lambda s, body: service.create_zone(s, merchant_id, location_id, body),
+        _zone_errors,
+        again=lambda errors: _store_page(
+            request, merchant_id, location_id, zone_values=values, zone_errors=errors, status=422
+        ),
+        to=_store_url(merchant_id, location_id),
+        flash="Zone added.",
     )
+
+
+def _store_url(merchant_id: uuid.UUID, location_id: uuid.UUID) -> str:
+    return f"/back-office/{merchant_id}/stores/{location_id}"
+
+
+def _zone_errors(exc: ValidationError | ProblemError) -> Errors:
+    if isinstance(exc, ValidationError):
+        return field_errors(exc)
+    if exc.status != 409:
+        raise exc
+    return {"code": exc.detail}
 
 
 def _zone_page(
@@ -358,12 +326,12 @@ def _zone_page(
     with request.app.state.db.reading() as s:
         store = service.get_store(s, merchant_id, location_id)
         zone = ZoneOut.model_validate(service.store_zone(s, merchant_id, location_id, zone_id))
-    ctx = office_context(request, merchant_id, "stores")
-    return page(
+    return office_page(
         request,
+        merchant_id,
+        "stores",
         "office/store_zone.html",
         {
-            **ctx,
             "store": {"id": location_id, "name": store.location.name},
             "zone": zone,
             "values": values or {"code": zone.code, "name": zone.name, "kind": zone.kind.value},
@@ -395,19 +363,18 @@ def save_zone(
     _: Principal = Depends(staff),
 ) -> Response:
     values = _zone_body(form)
-    try:
-        body = ZonePatch.model_validate(values)
-        with request.app.state.db.transaction() as s:
-            service.update_zone(s, merchant_id, location_id, zone_id, body)
-    except ValidationError as exc:
-        errors = form_errors(exc)
-    except ProblemError as exc:
-        if exc.status != 409:
-            raise
-        errors = {"code": exc.detail}
-    else:
-        return redirect(f"/back-office/{merchant_id}/stores/{location_id}", flash="Zone saved.")
-    return _zone_page(request, merchant_id, location_id, zone_id, values, errors, 422)
+    return submit(
+        request,
+        ZonePatch,
+        values,
+        lambda s, body: service.update_zone(s, merchant_id, location_id, zone_id, body),
+        _zone_errors,
+        again=lambda errors: _zone_page(
+            request, merchant_id, location_id, zone_id, values, errors, 422
+        ),
+        to=_store_url(merchant_id, location_id),
+        flash="Zone saved.",
+    )
 
 
 @router.post("/stores/{location_id}/zones/{zone_id}/delete")
@@ -419,9 +386,12 @@ def remove_zone(
     _: Principal = Depends(staff),
 ) -> Response:
     """Remove a zone with its beacons, screens and proximity offers."""
-    with request.app.state.db.transaction() as s:
-        service.delete_zone(s, merchant_id, location_id, zone_id)
-    return redirect(f"/back-office/{merchant_id}/stores/{location_id}", flash="Zone removed.")
+    return act(
+        request,
+        lambda s: service.delete_zone(s, merchant_id, location_id, zone_id),
+        _store_url(merchant_id, location_id),
+        "Zone removed.",
+    )
 
 
 @router.post("/stores/{location_id}/staff")
@@ -442,7 +412,7 @@ def assign_staff(
     try:
         body = StaffIn.model_validate({"role": text(form, "role") or StaffRole.ASSOCIATE.value})
     except ValidationError as exc:
-        errors.update(form_errors(exc))
+        errors.update(field_errors(exc))
     if not errors and body is not None:
         try:
             with request.app.state.db.transaction() as s:
@@ -452,9 +422,7 @@ def assign_staff(
                 raise
             errors["user_id"] = exc.detail
         else:
-            return redirect(
-                f"/back-office/{merchant_id}/stores/{location_id}", flash="Staff assigned."
-            )
+            return redirect(_store_url(merchant_id, location_id), flash="Staff assigned.")
     return _store_page(request, merchant_id, location_id, staff_errors=errors, status=422)
 
 
@@ -466,6 +434,9 @@ def unassign_staff(
     user_id: uuid.UUID,
     _: Principal = Depends(admin),
 ) -> Response:
-    with request.app.state.db.transaction() as s:
-        service.remove_staff(s, merchant_id, location_id, user_id)
-    return redirect(f"/back-office/{merchant_id}/stores/{location_id}", flash="Staff removed.")
+    return act(
+        request,
+        lambda s: service.remove_staff(s, merchant_id, location_id, user_id),
+        _store_url(merchant_id, location_id),
+        "Staff removed.",
+    )

@@ -28,6 +28,7 @@ from plaza.ordering import carts, service
 from plaza.ordering.carts import MAX_LINE_QUANTITY
 from plaza.ordering.models import Cart, CartStatus
 from plaza.ordering.schemas import CartLineIn, CartLinePatch, CartOut
+from plaza.web.forms import short_form_data
 from plaza.web.render import CART_COOKIE, cookie_secure, is_htmx, page, redirect, safe_next
 from plaza.web.shop.catalog import currency_of
 
@@ -36,11 +37,6 @@ router = APIRouter(prefix="/shop")
 CART_CURRENCY = "EUR"  # what POST /carts and GET /me/cart default to
 CART_COOKIE_MAX_AGE = 30 * 24 * 3600
 OPTION_PREFIX = "opt."
-
-
-async def form_data(request: Request) -> FormData:
-    """The posted form, repeated fields included (multi-choice options)."""
-    return await request.form(max_fields=500)
 
 
 def cart_token(request: Request) -> str | None:
@@ -167,7 +163,7 @@ def _problem_lines(exc: ProblemError) -> list[str]:
 @router.post("/cart/add")
 def add_to_cart(
     request: Request,
-    form: FormData = Depends(form_data),
+    form: FormData = Depends(short_form_data),
     db: Database = Depends(get_db),
     p: Principal = Depends(CartHolder()),
 ) -> Response:
@@ -292,7 +288,7 @@ def _line_change(
 def update_line(
     request: Request,
     line_id: uuid.UUID,
-    form: FormData = Depends(form_data),
+    form: FormData = Depends(short_form_data),
     db: Database = Depends(get_db),
     p: Principal = Depends(CartHolder()),
 ) -> Response:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -35,8 +36,9 @@ from plaza.ordering.carts import CART_CLOSED
 from plaza.ordering.models import CheckoutStatus, OrderStatus
 from plaza.ordering.payments import PaymentProvider
 from plaza.ordering.schemas import CartOut, CheckoutIn, PaymentIn
+from plaza.web.forms import clean_message, field_errors, short_form_data, text
 from plaza.web.render import page, redirect
-from plaza.web.shop.cart import cart_token, cart_view, form_data
+from plaza.web.shop.cart import cart_token, cart_view
 
 router = APIRouter(prefix="/shop")
 
@@ -151,11 +153,6 @@ def checkout_form(
     return _form_page(request, db, p)
 
 
-def _text(form: FormData, name: str, limit: int = 500) -> str:
-    value = form.get(name)
-    return value[:limit] if isinstance(value, str) else ""
-
-
 FIELD_NAMES = {
     "email": "Email",
     "name": "Full name",
@@ -182,19 +179,23 @@ def _field_of(loc: tuple[Any, ...]) -> str:
     return parts[0]
 
 
+def _form_field(loc: tuple[Any, ...]) -> str:
+    field = _field_of(loc)
+    if field == "shipping_address" or field not in FIELD_NAMES:
+        field = "_form" if field not in ADDRESS_FIELDS else field
+    return field
+
+
+def _message(field: str, err: Mapping[str, Any]) -> str:
+    if err["type"] in ("string_too_short", "missing"):
+        return "enter it" if field != "store_id" else "choose one"
+    if field == "country":
+        return "use the 2-letter country code, such as NL"
+    return clean_message(err)
+
+
 def _errors_of(exc: ValidationError) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for err in exc.errors():
-        field = _field_of(tuple(err["loc"]))
-        if field == "shipping_address" or field not in FIELD_NAMES:
-            field = "_form" if field not in ADDRESS_FIELDS else field
-        message = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] in ("string_too_short", "missing"):
-            message = "enter it" if field != "store_id" else "choose one"
-        elif field == "country":
-            message = "use the 2-letter country code, such as NL"
-        errors.setdefault(field, f"{FIELD_NAMES.get(field, 'Checkout')}: {message}")
-    return errors
+    return field_errors(exc, _form_field, lambda f: FIELD_NAMES.get(f, "Checkout"), _message)
 
 
 def _body_of(form: FormData, values: dict[str, Any], guest: bool) -> dict[str, Any]:
@@ -221,7 +222,7 @@ def _body_of(form: FormData, values: dict[str, Any], guest: bool) -> dict[str, A
 @router.post("/checkout")
 def place_order(
     request: Request,
-    form: FormData = Depends(form_data),
+    form: FormData = Depends(short_form_data),
     db: Database = Depends(get_db),
     p: Principal = Depends(CartHolder()),
     provider: PaymentProvider = Depends(ordering_api.get_provider),
@@ -230,19 +231,21 @@ def place_order(
     """Place the order(s) and pay; then the order page (or the checkout's, for guests and
     several orders). A retry with the same form key replays the first outcome."""
     guest = p.kind != "user"
-    values: dict[str, Any] = {f: _text(form, f, 200) for f in ADDRESS_FIELDS}
+    values: dict[str, Any] = {f: text(form, f, 200, strip=False) for f in ADDRESS_FIELDS}
     values.update(
-        email=_text(form, "email", 254),
-        fulfilment="collect" if _text(form, "fulfilment") == "collect" else "delivery",
-        payment=_text(form, "payment", 100),
+        email=text(form, "email", 254, strip=False),
+        fulfilment="collect"
+        if text(form, "fulfilment", 500, strip=False) == "collect"
+        else "delivery",
+        payment=text(form, "payment", 100, strip=False),
         store_id=[v for v in form.getlist("store_id") if isinstance(v, str)][:20],
     )
-    key = _text(form, "idempotency_key", 255)
+    key = text(form, "idempotency_key", 255, strip=False)
     errors: dict[str, str] = {}
     if not idem.KEY_PATTERN.match(key):
         key = new_key()
     try:
-        cart_id = uuid.UUID(_text(form, "cart_id", 64))
+        cart_id = uuid.UUID(text(form, "cart_id", 64, strip=False))
     except ValueError:
         return redirect("/shop/cart", flash="Your cart changed: please check it again.")
     if values["fulfilment"] == "collect" and not any(values["store_id"]):
@@ -410,7 +413,7 @@ def checkout_done(
 def pay_again(
     request: Request,
     checkout_id: uuid.UUID,
-    form: FormData = Depends(form_data),
+    form: FormData = Depends(short_form_data),
     db: Database = Depends(get_db),
     p: Principal = Depends(CartHolder()),
     provider: PaymentProvider = Depends(ordering_api.get_provider),
@@ -418,11 +421,11 @@ def pay_again(
 ) -> Response:
     """Pay the orders still awaiting payment with another method (as
     ``POST /checkouts/{id}/payments``), once per form key."""
-    key = _text(form, "idempotency_key", 255)
+    key = text(form, "idempotency_key", 255, strip=False)
     if not idem.KEY_PATTERN.match(key):
         key = new_key()
     try:
-        body = PaymentIn(token=_text(form, "payment", 100))
+        body = PaymentIn(token=text(form, "payment", 100, strip=False))
     except ValidationError:
         return redirect(f"/shop/checkout/{checkout_id}", flash="Choose a payment method.")
     scope = p.actor if p.kind == "user" else f"checkout:{checkout_id}"

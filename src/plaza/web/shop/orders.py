@@ -21,13 +21,9 @@ from plaza.o2o.collect.api import QR_HEADERS
 from plaza.ordering import orders, service
 from plaza.ordering.models import FulfilmentMethod, Order
 from plaza.pagination import PageParams, newest_first
-from plaza.web.render import page
+from plaza.web.render import page, secret_key
 
 router = APIRouter(prefix="/shop")
-
-
-def _secret(request: Request) -> str:
-    return str(request.app.state.settings.resolved_secret_key())
 
 
 def _me(p: Principal) -> uuid.UUID:
@@ -74,7 +70,7 @@ def my_order(
     with db.reading() as s:
         order = service.order_detail(s, orders.get_customer_order(s, user_id, order_id))
         if order.fulfilment == FulfilmentMethod.COLLECT and order.pickup_store_id is not None:
-            pickup, _ = collect.customer_pickup(s, user_id, order_id, secret=_secret(request))
+            pickup, _ = collect.customer_pickup(s, user_id, order_id, secret=secret_key(request))
     return page(
         request,
         "shop/order.html",
@@ -93,7 +89,7 @@ def my_pickup_qr(
     """The pickup QR code (SVG) of a ready click & collect order; never cached."""
     user_id = _me(p)
     with db.reading() as s:
-        view, payload = collect.customer_pickup(s, user_id, order_id, secret=_secret(request))
+        view, payload = collect.customer_pickup(s, user_id, order_id, secret=secret_key(request))
     if payload is None:
         raise ProblemError(collect.PICKUP_NOT_READY, state=view.state)
     return Response(

@@ -27,9 +27,8 @@ from plaza.personas.customer.schemas import (
     ProfileIn,
 )
 from plaza.personas.models import Sustainability
-from plaza.web.forms import parse_amount
+from plaza.web.forms import field_errors, parse_amount, short_form_data, text
 from plaza.web.render import page, redirect
-from plaza.web.shop.cart import form_data
 
 router = APIRouter(prefix="/shop/account")
 
@@ -74,26 +73,20 @@ def _me(p: Principal) -> uuid.UUID:
     return p.user_id
 
 
-def _text(form: FormData, name: str, limit: int = 1000) -> str:
-    value = form.get(name)
-    return value.strip()[:limit] if isinstance(value, str) else ""
-
-
 def _split(value: str) -> list[str]:
     return [v.strip() for v in value.replace("\n", ",").split(",") if v.strip()]
 
 
+def _field_of(loc: tuple[Any, ...]) -> str:
+    parts = [str(x) for x in loc if not isinstance(x, int)]
+    field = parts[0] if parts else "_form"
+    if field == "budget":
+        field = "budget_currency" if parts[-1] == "currency" else "budget_amount"
+    return field if LABELS.get(field) else "_form"
+
+
 def _errors(exc: ValidationError) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for err in exc.errors():
-        loc = [str(x) for x in err["loc"] if not isinstance(x, int)]
-        field = loc[0] if loc else "_form"
-        if field == "budget":
-            field = "budget_currency" if loc[-1] == "currency" else "budget_amount"
-        message = str(err["msg"]).removeprefix("Value error, ")
-        label = LABELS.get(field)
-        errors.setdefault(field if label else "_form", f"{label}: {message}" if label else message)
-    return errors
+    return field_errors(exc, _field_of, LABELS.get)
 
 
 # ---------------------------------------------------------------- personas
@@ -131,14 +124,14 @@ def _values_of(persona: PersonaOut | None) -> dict[str, Any]:
 def _persona_input(form: FormData) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
     """(the form's values to show again, the schema's input, errors found on the way)."""
     values: dict[str, Any] = {
-        "name": _text(form, "name", 200),
-        "relation": _text(form, "relation", 200) or "self",
+        "name": text(form, "name", 200),
+        "relation": text(form, "relation", 200) or "self",
         "is_default": bool(form.get("is_default")),
-        "fit": _text(form, "fit", 40),
-        "sustainability": _text(form, "sustainability", 40) or "any",
-        "budget_amount": _text(form, "budget_amount", 40),
-        "budget_currency": _text(form, "budget_currency", 10).upper() or "EUR",
-        **{f: _text(form, f, 2000) for f in LIST_FIELDS},
+        "fit": text(form, "fit", 40),
+        "sustainability": text(form, "sustainability", 40) or "any",
+        "budget_amount": text(form, "budget_amount", 40),
+        "budget_currency": text(form, "budget_currency", 10).upper() or "EUR",
+        **{f: text(form, f, 2000) for f in LIST_FIELDS},
     }
     errors: dict[str, str] = {}
     data: dict[str, Any] = {
@@ -222,7 +215,7 @@ def new_persona(request: Request, p: Principal = Depends(Customer())) -> Respons
 @router.post("/personas")
 def create_persona(
     request: Request,
-    form: FormData = Depends(form_data),
+    form: FormData = Depends(short_form_data),
     db: Database = Depends(get_db),
     p: Principal = Depends(Customer()),
 ) -> Response:
@@ -257,7 +250,7 @@ def edit_persona(
 def update_persona(
     request: Request,
     persona_id: uuid.UUID,
-    form: FormData = Depends(form_data),
+    form: FormData = Depends(short_form_data),
     db: Database = Depends(get_db),
     p: Principal = Depends(Customer()),
 ) -> Response:
@@ -297,12 +290,12 @@ def delete_persona(
 @router.post("/profile")
 def save_profile(
     request: Request,
-    form: FormData = Depends(form_data),
+    form: FormData = Depends(short_form_data),
     db: Database = Depends(get_db),
     p: Principal = Depends(Customer()),
 ) -> Response:
     """Replace the profile (an empty field clears it), as ``PUT /me/profile``."""
-    values = {f: _text(form, f, 200) for f in PROFILE_FIELDS}
+    values = {f: text(form, f, 200) for f in PROFILE_FIELDS}
     data: dict[str, Any] = {f: (v or None) for f, v in values.items()}
     if data["country"]:
         data["country"] = str(data["country"]).upper()

@@ -30,6 +30,7 @@ from plaza.ordering import api as ordering_api
 from plaza.ordering import orders
 from plaza.ordering import service as ordering
 from plaza.ordering.carts import MAX_LINE_QUANTITY
+from plaza.web.forms import field_errors
 from plaza.web.render import page, redirect
 from plaza.web.staff.common import staff_context
 from plaza.web.staff.counter import chosen_store
@@ -196,24 +197,21 @@ def aisle(
     return _render(request, merchant_id, store, q=q, lines=lines, placed=placed)
 
 
+def _error_field(loc: tuple[Any, ...]) -> str:
+    parts = [str(x) for x in loc]
+    if not parts:
+        return "_form"
+    if parts[0] == "shipping_address" and len(parts) > 1:
+        field = parts[1]
+    elif parts[0] == "payment":
+        field = "payment"
+    else:
+        field = parts[0]
+    return field if field in LABELS else "_form"
+
+
 def _field_errors(exc: ValidationError) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for err in exc.errors():
-        loc = [str(x) for x in err["loc"]]
-        if not loc:
-            field = "_form"
-        elif loc[0] == "shipping_address" and len(loc) > 1:
-            field = loc[1]
-        elif loc[0] == "payment":
-            field = "payment"
-        else:
-            field = loc[0]
-        if field not in LABELS and field != "_form":
-            field = "_form"
-        label = LABELS.get(field, "")
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        errors.setdefault(field, f"{label}: {msg}" if label else msg)
-    return errors
+    return field_errors(exc, _error_field, LABELS.get)
 
 
 @router.post("/aisle/checkout")

@@ -25,7 +25,7 @@ from plaza.o2o.collect.schemas import CODE_MAX, CodeIn, PickupOut
 from plaza.o2o.stores import service as stores
 from plaza.ordering import api as ordering_api
 from plaza.ordering import flows
-from plaza.web.render import page, redirect
+from plaza.web.render import page, redirect, secret_key
 from plaza.web.staff.common import staff_context
 
 router = APIRouter(prefix="/staff/{merchant_id}")
@@ -119,10 +119,6 @@ def _counter(
     return page(request, "staff/counter.html", context, status=status)
 
 
-def _secret(request: Request) -> str:
-    return str(request.app.state.settings.resolved_secret_key())
-
-
 def _problem_message(exc: ProblemError) -> str | None:
     return MESSAGES.get(exc.kind.slug)
 
@@ -162,7 +158,9 @@ def find_order(
     try:
         with db.transaction() as s:
             stores.require_store_staff(s, merchant_id, store, p)
-            pickup = collect.find_by_code(s, merchant_id, store, body.code, secret=_secret(request))
+            pickup = collect.find_by_code(
+                s, merchant_id, store, body.code, secret=secret_key(request)
+            )
             found = collect.staff_view(s, merchant_id, pickup)
     except ProblemError as exc:
         if (message := _problem_message(exc)) is None:
@@ -201,7 +199,7 @@ def hand_over(
                 order_id,
                 body.code,
                 actor=p.actor,
-                secret=_secret(request),
+                secret=secret_key(request),
             )
             view = collect.staff_view(s, merchant_id, pickup)
         if pickup.state == PickupState.EXPIRED:
