@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from plaza.web.pagecache import PageCacheMiddleware
 from plaza.web.render import problem_page
 
 STATIC_MAX_AGE = 365 * 24 * 3600  # asset URLs carry their content hash (render.static_url)
@@ -38,6 +39,11 @@ def routers() -> list[Any]:
 
 def install_web(app: FastAPI) -> None:
     app.state.problem_page = problem_page
+    app.add_middleware(
+        PageCacheMiddleware,
+        db=app.state.db,
+        session_cookie=app.state.settings.session_cookie_name,
+    )
     app.mount("/static", _Static(packages=[("plaza.web", "static")]), name="static")
     for router in routers():
         app.include_router(router)
