@@ -233,7 +233,6 @@ def cookie_secure(request: Request) -> bool:
 __all__ = [
     "CART_COOKIE",
     "PAGE_CSP",
-    "ProblemError",
     "cookie_secure",
     "is_htmx",
     "money",
